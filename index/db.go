@@ -1,0 +1,143 @@
+package index
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	badger "github.com/dgraph-io/badger/v4"
+)
+
+// Options configure Open. The zero value opens an existing database for
+// reading and writing.
+type Options struct {
+	// Create makes the database folder when it does not exist.
+	Create bool
+	// ReadOnly opens without writing (several read-only openers may share it).
+	ReadOnly bool
+	// Logger receives Badger's warnings and the orphan sweep's report; nil is silent.
+	Logger *slog.Logger
+}
+
+// DB is an open clipfs database.
+type DB struct {
+	dir      string
+	kv       *badger.DB
+	log      *slog.Logger
+	readOnly bool
+	writeMu  sync.Mutex // one writer at a time: commits read-modify-write the video record
+}
+
+const marker = "CLIPFS"
+
+// Open opens the database in dir. A folder that does not exist (and
+// Options.Create unset) or holds something else gives ErrNoDatabase; a
+// database held by another process gives ErrLocked.
+func Open(dir string, opts Options) (*DB, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("index: %s: %w", dir, err)
+	}
+	if err := prepareDir(abs, opts); err != nil {
+		return nil, err
+	}
+	bo := badger.DefaultOptions(filepath.Join(abs, "badger")).
+		WithLogger(badgerLogger{log}).
+		WithSyncWrites(true).
+		WithReadOnly(opts.ReadOnly).
+		WithNumVersionsToKeep(1).
+		WithMemTableSize(16 << 20).
+		WithBlockCacheSize(32 << 20).
+		WithIndexCacheSize(16 << 20).
+		WithValueThreshold(4 << 10).
+		WithCompactL0OnClose(false)
+	kv, err := badger.Open(bo)
+	if err != nil {
+		return nil, translateOpenError(abs, err)
+	}
+	db := &DB{dir: abs, kv: kv, log: log, readOnly: opts.ReadOnly}
+	if !opts.ReadOnly {
+		if err := db.sweep(); err != nil {
+			kv.Close()
+			return nil, err
+		}
+	}
+	return db, nil
+}
+
+func prepareDir(dir string, opts Options) error {
+	st, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist) && opts.Create && !opts.ReadOnly:
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("index: %s: %w", dir, err)
+		}
+	case errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("index: %s: %w", dir, ErrNoDatabase)
+	case err != nil:
+		return fmt.Errorf("index: %s: %w", dir, err)
+	case !st.IsDir():
+		return fmt.Errorf("index: %s: not a folder", dir)
+	}
+	m := filepath.Join(dir, marker)
+	if _, err := os.Stat(m); err == nil {
+		return nil
+	}
+	if !opts.Create || opts.ReadOnly {
+		return fmt.Errorf("index: %s: %w", dir, ErrNoDatabase)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) > 0 {
+		return fmt.Errorf("index: %s: folder is not empty and holds no clipfs database", dir)
+	}
+	for _, sub := range []string{"badger", "blobs", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
+			return fmt.Errorf("index: %s: %w", dir, err)
+		}
+	}
+	return os.WriteFile(m, []byte("clipfs database v1\n"), 0o644)
+}
+
+func translateOpenError(dir string, err error) error {
+	msg := err.Error()
+	if strings.Contains(msg, "Cannot acquire directory lock") || strings.Contains(msg, "resource temporarily unavailable") {
+		return fmt.Errorf("index: %s: %w", dir, ErrLocked)
+	}
+	return fmt.Errorf("index: %s: cannot open: %v", dir, firstLine(msg))
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// Dir is the database folder (absolute).
+func (db *DB) Dir() string { return db.dir }
+
+// Close flushes and closes the database.
+func (db *DB) Close() error {
+	if err := db.kv.Close(); err != nil {
+		return fmt.Errorf("index: close %s: %v", db.dir, err)
+	}
+	return nil
+}
+
+type badgerLogger struct{ log *slog.Logger }
+
+func (l badgerLogger) Errorf(f string, a ...any) {
+	l.log.Error("badger: " + strings.TrimSpace(fmt.Sprintf(f, a...)))
+}
+func (l badgerLogger) Warningf(f string, a ...any) {
+	l.log.Warn("badger: " + strings.TrimSpace(fmt.Sprintf(f, a...)))
+}
+func (l badgerLogger) Infof(f string, a ...any)  {}
+func (l badgerLogger) Debugf(f string, a ...any) {}

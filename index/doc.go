@@ -1,0 +1,43 @@
+// Package index is clipfs's single source of truth: an embedded Badger
+// database holding every curated record, plus a folder of immutable media
+// blobs. It is the only package that imports Badger.
+//
+// # Layout on disk
+//
+//	DB/badger/          the Badger key-value store
+//	DB/blobs/xx/NAME    immutable media files (clip .mp4, preview .webp)
+//	DB/tmp/             files being written; swept on open
+//
+// # Key layout
+//
+// Keys are prefixed by kind so that every directory of the served tree is one
+// prefix scan and every lookup one point read:
+//
+//	v/<source>               VideoRecord (JSON), source = absolute video path
+//	k/<chunk uuid>           ChunkRecord (JSON)
+//	c/<clip uuid>            ClipRecord (JSON)
+//	e/<prefix>/<clip uuid>   Embedding (binary: dtype, shape, raw bytes)
+//	m/<chunk uuid>           manifest: every key a chunk wrote (for replacement)
+//	b/<blob name>            a referenced blob (orphan sweep checks these)
+//	n/<dir>\x00<name>        a tree entry: Entry (kind, size, mtime, ref)
+//
+// The tree entries (n/) mirror the folders of FORMATS.md §1: `clips/`,
+// `filtered_clips/`, `previews/<uuid>/`, `metas/v0/`, `<p>_embd/`,
+// `<p>_embd_parquet/`, `processed_videos/<rel>.json` and
+// `processed_clip_chunks/<rel>_<i>.json`. The root folder is dir "". A folder
+// appears in its parent only once it has content.
+//
+// # Invariants
+//
+//   - A chunk's clips, embeddings, tree entries, chunk record and video record
+//     become visible in one Badger transaction, after their blobs are durable
+//     (written to tmp/, fsynced, renamed, directory fsynced). A crash leaves
+//     the whole chunk or nothing; blobs no key references are deleted on open.
+//   - Committing a chunk of a video whose fingerprint changed first deletes
+//     every key the video's earlier chunks wrote (their manifests), in the same
+//     transaction; replaced blob files are removed after the commit.
+//   - Writes are serialised by the DB; reads run concurrently with them and see
+//     committed chunks only.
+//   - Badger errors never leave this package unwrapped: callers test for
+//     ErrNotFound, ErrLocked and ErrNoDatabase.
+package index

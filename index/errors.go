@@ -1,0 +1,14 @@
+package index
+
+import "errors"
+
+var (
+	// ErrNotFound reports a key, record or tree entry that does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrLocked reports a database held by another process.
+	ErrLocked = errors.New("database is in use by another process (only one clipfs process may open it; use `clipfs serve` to curate and mount together)")
+	// ErrNoDatabase reports a folder that holds no clipfs database.
+	ErrNoDatabase = errors.New("no clipfs database here (create one with `clipfs curate --db DIR`)")
+	// ErrReadOnly reports a write on a database opened read-only.
+	ErrReadOnly = errors.New("database is opened read-only")
+)
