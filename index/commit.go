@@ -165,7 +165,7 @@ func clipTree(w *treeWrites, c *ClipRecord) []string {
 	id := c.ID.String()
 	w.file(DirMetas+"/"+id+".json", KindClipMeta, -1, id, true)
 	var blobs []string
-	if c.HasBytes() {
+	if c.Stored() {
 		dir := DirClips
 		if c.Filtered {
 			dir = DirFilteredClips

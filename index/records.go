@@ -128,8 +128,13 @@ type ClipRecord struct {
 	CuratedAt       int64        `json:"curated_at"`
 }
 
-// HasBytes reports whether the clip's media is stored.
-func (c ClipRecord) HasBytes() bool { return c.Media != nil && c.Media.Blob != "" }
+// Transcoded reports whether the clip has bytes (its metas carry the
+// probed media fields), whether or not they were kept.
+func (c ClipRecord) Transcoded() bool { return c.Media != nil }
+
+// Stored reports whether the clip's media is kept as a blob (served under
+// clips/ or filtered_clips/).
+func (c ClipRecord) Stored() bool { return c.Media != nil && c.Media.Blob != "" }
 
 // Embedding is one clip's vector for one algorithm: raw little-endian,
 // C-order bytes of DType ("<f4" or "<f2") with the given shape.

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/clipfs/clipfs/curate"
+	"github.com/clipfs/clipfs/index"
+)
+
+func runCurate(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := newFlags("curate", "curate --input DIR --db DIR [flags]", stderr)
+	var cfg curate.Config
+	var dbDir string
+	var verbose bool
+	stride := curate.DefaultStride()
+	fs.StringVar(&cfg.Input, "input", "", "folder of source videos, searched recursively (.mp4 .mov .avi .mkv .webm)")
+	fs.StringVar(&cfg.Input, "video-dir", "", "same as --input (NeMo Curator's name)")
+	fs.StringVar(&dbDir, "db", "", "database folder (created if missing)")
+	fs.Float64Var(&stride.ClipLen, "fixed-stride-split-duration", stride.ClipLen, "clip length in seconds")
+	fs.Float64Var(&stride.Stride, "fixed-stride-stride", stride.Stride, "seconds between clip starts")
+	fs.Float64Var(&stride.MinClipLen, "fixed-stride-min-clip-length-s", stride.MinClipLen, "drop a (last) clip shorter than this many seconds")
+	splitting := fs.String("splitting-algorithm", "fixed_stride", "how videos are cut into clips: fixed_stride")
+	fs.IntVar(&cfg.Workers, "workers", 0, "parallel ffmpeg jobs (default: number of cores)")
+	fs.BoolVar(&cfg.DryRun, "dry-run", false, "probe, split and count only: record video and chunk metadata, no clips")
+	fs.BoolVar(&cfg.NoUploadClips, "no-upload-clips", false, "transcode and score clips but keep no clip media")
+	fs.BoolVar(&cfg.GeneratePreviews, "generate-previews", false, "write one WebP preview per window")
+	fs.BoolVar(&verbose, "verbose", false, "log every clip")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if cfg.Input == "" || dbDir == "" {
+		return usageError{"curate needs --input DIR and --db DIR"}
+	}
+	if *splitting != "fixed_stride" {
+		return usageError{fmt.Sprintf("--splitting-algorithm %q is not available (fixed_stride)", *splitting)}
+	}
+	if !flagSet(fs, "fixed-stride-stride") {
+		stride.Stride = stride.ClipLen // NeMo uses the split duration as the stride
+	}
+	if err := stride.Validate(); err != nil {
+		return usageError{err.Error()}
+	}
+	cfg.Stride = stride
+	tools, err := curate.DefaultTools()
+	if err != nil {
+		return err
+	}
+	progress := curate.NewProgress(stderr, isTerminal(os.Stderr) && stderr == os.Stderr)
+	log := newLogger(progress.Writer(), verbose)
+	cfg.Log, cfg.Progress = log, progress
+	db, err := index.Open(dbDir, index.Options{Create: true, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	rep, err := curate.Run(ctx, db, tools, cfg)
+	fmt.Fprintf(stderr, "clipfs: %d videos: %d curated, %d up to date, %d failed; %d clips (%.1f s of video) committed\n",
+		rep.Videos, rep.Curated, rep.UpToDate, len(rep.Failed), rep.Clips, rep.Seconds)
+	if errors.Is(err, curate.ErrSomeFailed) {
+		return partialError{err}
+	}
+	return err
+}

@@ -1,0 +1,146 @@
+// Command clipfs curates raw video into training clips and serves them as
+// the read-only tree NeMo Curator's ClipWriterStage writes.
+//
+//	clipfs curate --input DIR --db DIR [flags]   curate videos into a database
+//	clipfs mount  --db DIR MOUNTPOINT [flags]    serve a database over FUSE
+//	clipfs export --db DIR --out DIR [flags]     write the same tree to disk
+//
+// Exit status: 0 success, 1 failure, 2 bad usage, 3 some inputs failed (the
+// rest was curated), 130 interrupted.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const (
+	exitOK          = 0
+	exitFailure     = 1
+	exitUsage       = 2
+	exitPartial     = 3
+	exitInterrupted = 130
+)
+
+// usageError marks a command line that cannot be run.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+// partialError marks a run where some inputs failed and the rest succeeded.
+type partialError struct{ err error }
+
+func (e partialError) Error() string { return e.err.Error() }
+func (e partialError) Unwrap() error { return e.err }
+
+var commands = map[string]func(ctx context.Context, args []string, stderr io.Writer) error{
+	"curate": runCurate,
+	"mount":  runMount,
+	"export": runExport,
+}
+
+const usage = `usage: clipfs COMMAND [flags]
+
+commands:
+  curate --input DIR --db DIR   curate videos (probe, split, transcode, previews) into a database
+  mount  --db DIR MOUNTPOINT    serve the database read-only as NeMo Curator's ClipWriterStage tree
+  export --db DIR --out DIR     write the same tree to a folder
+
+Run 'clipfs COMMAND -h' for a command's flags.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stderr))
+}
+
+func run(args []string, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stderr, usage)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "clipfs: unknown command %q\n%s", args[0], usage)
+		return exitUsage
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return exitCode(cmd(ctx, args[1:], stderr), ctx, stderr)
+}
+
+// exitCode prints err as one line and maps it to the exit status.
+func exitCode(err error, ctx context.Context, stderr io.Writer) int {
+	var ue usageError
+	var pe partialError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, flag.ErrHelp):
+		return exitOK
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "clipfs: %s\n", ue.msg)
+		return exitUsage
+	case ctx.Err() != nil && errors.Is(err, context.Canceled):
+		fmt.Fprintln(stderr, "clipfs: interrupted; committed chunks are kept, run again to resume")
+		return exitInterrupted
+	case errors.As(err, &pe):
+		fmt.Fprintf(stderr, "clipfs: %s\n", pe.err)
+		return exitPartial
+	}
+	fmt.Fprintf(stderr, "clipfs: %s\n", err)
+	return exitFailure
+}
+
+// newFlags makes a flag set that reports errors as usageError.
+func newFlags(name, synopsis string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: clipfs %s\n\nflags:\n", synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses args, allowing flags after positional arguments.
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		fs.SetOutput(io.Discard)
+		err := fs.Parse(args)
+		fs.SetOutput(os.Stderr)
+		if errors.Is(err, flag.ErrHelp) {
+			fs.Usage()
+			return nil, err
+		}
+		if err != nil {
+			return nil, usageError{err.Error()}
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// flagSet reports whether flag name was given on the command line.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/clipfs/clipfs/fs"
+	"github.com/clipfs/clipfs/index"
+	"github.com/hanwen/go-fuse/v2/fuse"
+)
+
+func runMount(ctx context.Context, args []string, stderr io.Writer) error {
+	flags := newFlags("mount", "mount --db DIR MOUNTPOINT [flags]", stderr)
+	dbDir := flags.String("db", "", "database folder written by clipfs curate")
+	out := flags.String("output-path", "", "output root written into clip_location (default: the mountpoint)")
+	debug := flags.Bool("debug", false, "log every FUSE request")
+	verbose := flags.Bool("verbose", false, "log mount events")
+	pos, err := parse(flags, args)
+	if err != nil {
+		return err
+	}
+	if *dbDir == "" || len(pos) != 1 {
+		return usageError{"mount needs --db DIR and one MOUNTPOINT"}
+	}
+	log := newLogger(stderr, *verbose)
+	db, err := index.Open(*dbDir, index.Options{ReadOnly: true, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	srv, err := fs.Mount(db, pos[0], fs.MountOptions{Out: absOrEmpty(*out), Debug: *debug, Logger: log})
+	if err != nil {
+		return err
+	}
+	mnt, _ := filepath.Abs(pos[0])
+	fmt.Fprintf(stderr, "clipfs: serving %s at %s (read-only); stop with Ctrl-C or umount %s\n", db.Dir(), mnt, mnt)
+	done := make(chan struct{})
+	go func() { srv.Wait(); close(done) }()
+	select {
+	case <-done: // unmounted from outside
+	case <-ctx.Done():
+		unmount(srv, mnt, log)
+		<-done
+	}
+	return nil
+}
+
+// unmount detaches the mount, lazily if it stays busy for a few seconds.
+func unmount(srv *fuse.Server, mnt string, log interface{ Info(string, ...any) }) {
+	for range 20 {
+		if srv.Unmount() == nil {
+			return
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	log.Info("mount busy; detaching it lazily", "mountpoint", mnt)
+	syscall.Unmount(mnt, syscall.MNT_DETACH)
+}
+
+func absOrEmpty(p string) string {
+	if p == "" {
+		return ""
+	}
+	a, err := filepath.Abs(p)
+	if err != nil {
+		return p
+	}
+	return a
+}

@@ -1,0 +1,116 @@
+package curate
+
+import (
+	"context"
+	"os"
+
+	"github.com/clipfs/clipfs/index"
+)
+
+// clipResult is a processed clip and the blobs it adopted.
+type clipResult struct {
+	clip  index.ClipRecord
+	blobs []string
+}
+
+// clip makes one clip: transcode, probe the result, windows and previews,
+// then adopt the kept media as blobs. A failed step is named in the clip's
+// errors (FORMATS.md §3) and the clip is still recorded.
+func (r *runner) clip(ctx context.Context, source string, info VideoInfo, s Span) clipResult {
+	c := index.ClipRecord{
+		ID: SpanUUID(source, s), Source: source, Span: [2]float64{s.Start, s.End},
+		StartFrame: s.StartFrame, EndFrame: s.EndFrame,
+		WidthSource: info.Width, HeightSource: info.Height, FrameRateSource: info.FrameRate,
+		Windows: []index.Window{},
+	}
+	res := clipResult{clip: c}
+	if r.cfg.DryRun {
+		r.clipDone(s, &res)
+		return res
+	}
+	tmp := r.db.TempPath(".mp4")
+	defer os.Remove(tmp) // gone already once adopted
+	if err := r.transcode(ctx, source, s, tmp); err != nil {
+		if ctx.Err() == nil {
+			r.log.Warn("clip not transcoded", "video", source, "span", s, "err", err)
+			res.clip.Errors = append(res.clip.Errors, "transcode")
+		}
+		r.clipDone(s, &res)
+		return res
+	}
+	m, err := r.tools.Probe(ctx, tmp)
+	if err != nil {
+		res.clip.Errors = append(res.clip.Errors, "probe")
+		r.clipDone(s, &res)
+		return res
+	}
+	res.clip.Media = &index.ClipMedia{Width: m.Width, Height: m.Height, FrameRate: m.FrameRate,
+		NumFrames: m.NumFrames, VideoCodec: m.VideoCodec, NumBytes: m.NumBytes}
+	if r.cfg.GeneratePreviews {
+		r.previews(ctx, tmp, m, &res)
+	}
+	if !r.cfg.NoUploadClips && ctx.Err() == nil {
+		b, err := r.db.AdoptBlob(tmp)
+		if err != nil {
+			res.clip.Errors = append(res.clip.Errors, "store")
+			r.log.Warn("clip not stored", "video", source, "span", s, "err", err)
+		} else {
+			res.clip.Media.Blob, res.clip.Media.NumBytes = b.Name, b.Size
+			res.blobs = append(res.blobs, b.Name)
+		}
+	}
+	r.clipDone(s, &res)
+	return res
+}
+
+func (r *runner) transcode(ctx context.Context, source string, s Span, dst string) error {
+	if err := r.acquire(ctx); err != nil {
+		return err
+	}
+	defer r.release()
+	return r.tools.Transcode(ctx, source, s.Start, s.End, dst)
+}
+
+// previews cuts the clip into windows (FORMATS.md §5) and writes one WebP
+// preview per window.
+func (r *runner) previews(ctx context.Context, clipPath string, m VideoInfo, res *clipResult) {
+	for _, w := range Windows(m.NumFrames) {
+		res.clip.Windows = append(res.clip.Windows, index.Window{Start: w.Start, End: w.End})
+		dst := r.db.TempPath(".webp")
+		err := r.acquire(ctx)
+		if err == nil {
+			err = r.tools.Preview(ctx, clipPath, m.FrameRate, w, dst)
+			r.release()
+		}
+		var b index.Blob
+		if err == nil {
+			b, err = r.db.AdoptBlob(dst)
+		}
+		if err != nil {
+			os.Remove(dst)
+			if ctx.Err() == nil {
+				r.log.Warn("preview failed", "clip", res.clip.ID, "window", w, "err", err)
+				res.clip.Errors = appendOnce(res.clip.Errors, "preview")
+			}
+			continue
+		}
+		res.clip.Previews = append(res.clip.Previews, index.Preview{Start: w.Start, End: w.End, Blob: b.Name, Size: b.Size})
+		res.blobs = append(res.blobs, b.Name)
+	}
+}
+
+func (r *runner) clipDone(s Span, res *clipResult) {
+	r.log.Debug("clip", "id", res.clip.ID, "source", res.clip.Source, "span", s, "errors", res.clip.Errors)
+	if r.cfg.Progress != nil {
+		r.cfg.Progress.clipDone(s.Duration())
+	}
+}
+
+func appendOnce(list []string, s string) []string {
+	for _, x := range list {
+		if x == s {
+			return list
+		}
+	}
+	return append(list, s)
+}

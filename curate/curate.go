@@ -1,0 +1,171 @@
+package curate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/clipfs/clipfs/index"
+)
+
+// VideoExtensions are the source containers curation picks up (FORMATS.md §1).
+var VideoExtensions = []string{".mp4", ".mov", ".avi", ".mkv", ".webm"}
+
+// Config is one curation run. The zero value of each optional field is
+// NeMo Curator's default.
+type Config struct {
+	Input            string // root folder searched recursively
+	Stride           StrideParams
+	Workers          int  // parallel ffmpeg jobs; 0 = number of cores
+	DryRun           bool // probe, split, count: video and chunk records only
+	NoUploadClips    bool // transcode and score, but keep no clip media
+	GeneratePreviews bool // one WebP per window
+	// Log receives per-video lines (Info), per-clip lines (Debug) and data
+	// problems (Warn); nil is silent.
+	Log *slog.Logger
+	// Progress, if set, is told of every finished clip and video.
+	Progress *Progress
+}
+
+// Report is the outcome of a run.
+type Report struct {
+	Videos   int     // found under Input
+	Curated  int     // curated (or completed) now
+	UpToDate int     // skipped: already curated with the same file and settings
+	Clips    int     // clips committed now
+	Seconds  float64 // seconds of video in those clips
+	Failed   []error // one per video that could not be curated (a *MediaError where the media was at fault)
+}
+
+// ErrSomeFailed is returned (wrapped) when some videos failed and the rest
+// were curated.
+var ErrSomeFailed = errors.New("some videos could not be curated")
+
+// Run curates every video under cfg.Input into db. Videos are independent:
+// one that fails is reported in Report.Failed and the others go on. The
+// error is ctx's when cancelled (chunks in hand are not committed), wraps
+// ErrSomeFailed when some videos failed, and is nil otherwise.
+func Run(ctx context.Context, db *index.DB, tools Tools, cfg Config) (Report, error) {
+	if err := cfg.normalise(); err != nil {
+		return Report{}, err
+	}
+	videos, walkErrs := Discover(cfg.Input)
+	r := &runner{db: db, tools: tools, cfg: cfg, sem: make(chan struct{}, cfg.Workers), log: cfg.Log}
+	r.report.Videos = len(videos)
+	for _, err := range walkErrs {
+		r.fail(err)
+	}
+	if cfg.Progress != nil {
+		cfg.Progress.start(videos)
+	}
+	var wg sync.WaitGroup
+	videoSlots := make(chan struct{}, cfg.Workers)
+	for _, v := range videos {
+		if ctx.Err() != nil {
+			break
+		}
+		videoSlots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-videoSlots }()
+			r.video(ctx, v)
+		})
+	}
+	wg.Wait()
+	if cfg.Progress != nil {
+		cfg.Progress.finish()
+	}
+	rep := r.report
+	if err := ctx.Err(); err != nil {
+		return rep, err
+	}
+	if len(rep.Failed) > 0 {
+		return rep, fmt.Errorf("%d of %d: %w", len(rep.Failed), rep.Videos, ErrSomeFailed)
+	}
+	return rep, nil
+}
+
+func (c *Config) normalise() error {
+	if c.Input == "" {
+		return errors.New("no input folder given (--input DIR)")
+	}
+	abs, err := filepath.Abs(c.Input)
+	if err != nil {
+		return fmt.Errorf("input %s: %w", c.Input, err)
+	}
+	st, err := os.Stat(abs)
+	if err != nil {
+		return fmt.Errorf("input %s: %w", abs, errors.Unwrap(err))
+	} else if !st.IsDir() {
+		return fmt.Errorf("input %s is not a folder", abs)
+	}
+	c.Input = abs
+	if c.Stride == (StrideParams{}) {
+		c.Stride = DefaultStride()
+	}
+	if err := c.Stride.Validate(); err != nil {
+		return err
+	}
+	if c.Workers <= 0 {
+		c.Workers = runtime.NumCPU()
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+// settings is the part of the configuration that changes what is curated:
+// a video curated under other settings is curated again.
+func (c Config) settings() string {
+	return fmt.Sprintf("stride=%g/%g/%g dry=%t upload=%t previews=%t",
+		c.Stride.ClipLen, c.Stride.Stride, c.Stride.MinClipLen, c.DryRun, !c.NoUploadClips, c.GeneratePreviews)
+}
+
+// SourceVideo is a video found under the input root.
+type SourceVideo struct {
+	Path string // absolute
+	Rel  string // below the input root
+	Size int64
+}
+
+// Discover lists the videos under root (absolute), recursively, in path
+// order. Folders that cannot be read are returned as errors; the walk goes on.
+func Discover(root string) ([]SourceVideo, []error) {
+	var out []SourceVideo
+	var errs []error
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			errs = append(errs, &MediaError{Path: p, Reason: "cannot read: " + errText(err), Err: err})
+			if d != nil && d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() || !slices.Contains(VideoExtensions, strings.ToLower(filepath.Ext(p))) {
+			return nil
+		}
+		v := SourceVideo{Path: p, Rel: strings.TrimLeft(strings.TrimPrefix(p, root), "/")}
+		if info, err := d.Info(); err == nil {
+			v.Size = info.Size()
+		}
+		out = append(out, v)
+		return nil
+	})
+	return out, errs
+}
+
+func errText(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
+}

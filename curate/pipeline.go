@@ -1,0 +1,176 @@
+package curate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"os"
+	"sync"
+
+	"github.com/clipfs/clipfs/index"
+)
+
+// runner is one Run in progress. Videos run concurrently; every ffmpeg job
+// (transcode, preview) takes one of cfg.Workers slots, so clips of all videos
+// and chunks share the cores and no chunk boundary leaves a slot idle.
+type runner struct {
+	db    *index.DB
+	tools Tools
+	cfg   Config
+	sem   chan struct{}
+	log   *slog.Logger
+
+	mu     sync.Mutex
+	report Report
+}
+
+func (r *runner) fail(err error) {
+	r.mu.Lock()
+	r.report.Failed = append(r.report.Failed, err)
+	r.mu.Unlock()
+	r.log.Warn(err.Error())
+	if r.cfg.Progress != nil {
+		r.cfg.Progress.failed(err)
+	}
+}
+
+// video curates one source video, chunk by chunk, committing each chunk
+// once all its clips are done.
+func (r *runner) video(ctx context.Context, sv SourceVideo) {
+	err := r.curateVideo(ctx, sv)
+	if err == errUpToDate {
+		err = nil
+	} else if err == nil {
+		r.mu.Lock()
+		r.report.Curated++
+		r.mu.Unlock()
+	}
+	if r.cfg.Progress != nil {
+		r.cfg.Progress.videoDone(sv)
+	}
+	if err != nil && ctx.Err() == nil {
+		r.fail(err)
+	}
+}
+
+func (r *runner) curateVideo(ctx context.Context, sv SourceVideo) error {
+	st, err := os.Stat(sv.Path)
+	if err != nil {
+		return fileAccessError(sv.Path, err)
+	}
+	fingerprint := fmt.Sprintf("size=%d mtime=%d %s", st.Size(), st.ModTime().UnixNano(), r.cfg.settings())
+	old, err := r.db.Video(sv.Path)
+	if err == nil && old.Fingerprint == fingerprint && old.Complete() {
+		r.mu.Lock()
+		r.report.UpToDate++
+		r.mu.Unlock()
+		r.log.Debug("up to date", "video", sv.Path)
+		return errUpToDate
+	}
+	info, err := r.tools.Probe(ctx, sv.Path)
+	if err != nil {
+		return err
+	}
+	spans := FixedStride(info.NumFrames, info.FrameRate, r.cfg.Stride)
+	chunks := GroupChunks(spans)
+	v := index.VideoRecord{
+		Source: sv.Path, Rel: sv.Rel, Fingerprint: fingerprint,
+		Width: info.Width, Height: info.Height, FrameRate: info.FrameRate, NumFrames: info.NumFrames,
+		Duration: info.Duration, VideoCodec: info.VideoCodec, PixelFormat: info.PixelFormat, AudioCodec: info.AudioCodec,
+		NumTotalClips: len(spans), NumClipChunks: len(chunks), CuratedAt: index.Now(),
+	}
+	if len(chunks) == 0 {
+		return r.db.CommitVideo(v)
+	}
+	resume := old.Fingerprint == fingerprint
+	results := make([][]clipResult, len(chunks))
+	waits := make([]sync.WaitGroup, len(chunks))
+	for ci, chunk := range chunks {
+		if resume && old.HasChunk(ci) {
+			continue
+		}
+		results[ci] = make([]clipResult, len(chunk))
+		for i, s := range chunk {
+			waits[ci].Go(func() { results[ci][i] = r.clip(ctx, sv.Path, info, s) })
+		}
+	}
+	var firstErr error
+	for ci := range chunks {
+		waits[ci].Wait()
+		if results[ci] == nil || firstErr != nil || ctx.Err() != nil {
+			discard(r.db, results[ci])
+			continue
+		}
+		if err := r.commit(v, ci, results[ci]); err != nil {
+			firstErr = err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if firstErr == nil {
+		r.log.Debug("curated", "video", sv.Path, "clips", len(spans), "chunks", len(chunks))
+	}
+	return firstErr
+}
+
+// errUpToDate is curateVideo's answer for a video that needs no work.
+var errUpToDate = errors.New("up to date")
+
+// commit turns a chunk's finished clips into one atomic index commit.
+func (r *runner) commit(v index.VideoRecord, ci int, res []clipResult) error {
+	ch := index.ChunkRecord{ID: ChunkUUID(v.Source, ci), Source: v.Source, Index: ci}
+	cc := index.ChunkCommit{Video: v}
+	var seconds float64
+	for _, cr := range res {
+		c := cr.clip
+		ch.Clips = append(ch.Clips, c.ID)
+		ch.Stats.Passed++
+		d := c.Span[1] - c.Span[0]
+		ch.Stats.TotalClipDuration += d
+		ch.Stats.MaxClipDuration = math.Max(ch.Stats.MaxClipDuration, d)
+		seconds += d
+		if c.Transcoded() {
+			ch.Stats.Transcoded++
+		}
+		if len(c.Previews) > 0 {
+			ch.Stats.WithWebp++
+		}
+		if !r.cfg.DryRun {
+			cc.Clips = append(cc.Clips, c)
+		}
+	}
+	cc.Chunk = ch
+	if err := r.db.CommitChunk(cc); err != nil {
+		discard(r.db, res)
+		return err
+	}
+	r.mu.Lock()
+	r.report.Clips += len(res)
+	r.report.Seconds += seconds
+	r.mu.Unlock()
+	return nil
+}
+
+// discard removes the blobs of clips that will not be committed.
+func discard(db *index.DB, res []clipResult) {
+	for _, cr := range res {
+		for _, b := range cr.blobs {
+			db.DiscardBlob(b)
+		}
+	}
+}
+
+// acquire takes an ffmpeg slot; it fails only when ctx is done.
+func (r *runner) acquire(ctx context.Context) error {
+	select {
+	case r.sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (r *runner) release() { <-r.sem }

@@ -1,0 +1,111 @@
+package fs
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/clipfs/clipfs/index"
+)
+
+// ExportStats counts what Export wrote.
+type ExportStats struct {
+	Files int
+	Bytes int64
+}
+
+// Export writes the whole tree under dir, which must be empty or absent:
+// the same bytes a mount serves (with the same output path), so that
+// `diff -r` between them shows nothing. progress, if not nil, is called
+// after each file.
+func Export(ctx context.Context, t *Tree, dir string, progress func(ExportStats)) (ExportStats, error) {
+	var st ExportStats
+	if ents, err := os.ReadDir(dir); err == nil && len(ents) > 0 {
+		return st, fmt.Errorf("export: %s is not empty", dir)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return st, fmt.Errorf("export: %w", err)
+	}
+	x := exporter{ctx: ctx, t: t, root: dir, progress: progress}
+	err := x.folder("")
+	return x.st, err
+}
+
+type exporter struct {
+	ctx      context.Context
+	t        *Tree
+	root     string
+	st       ExportStats
+	progress func(ExportStats)
+}
+
+func (x *exporter) folder(path string) error {
+	after := ""
+	for {
+		page, err := x.t.ReadDir(path, after, readDirPage)
+		if err != nil {
+			return fmt.Errorf("export: %s: %w", path, err)
+		}
+		for _, e := range page {
+			if err := x.ctx.Err(); err != nil {
+				return err
+			}
+			if err := x.entry(path, e); err != nil {
+				return err
+			}
+		}
+		if len(page) < readDirPage {
+			return nil
+		}
+		after = page[len(page)-1].Name
+	}
+}
+
+func (x *exporter) entry(dir string, e index.Entry) error {
+	rel := childPath(dir, e.Name)
+	dst := filepath.Join(x.root, filepath.FromSlash(rel))
+	if e.IsDir() {
+		if err := os.MkdirAll(dst, 0o755); err != nil {
+			return fmt.Errorf("export: %w", err)
+		}
+		return x.folder(rel)
+	}
+	var n int64
+	var err error
+	if e.Kind == index.KindBlob {
+		n, err = copyFile(x.t.BlobPath(e), dst)
+	} else {
+		var b []byte
+		if b, err = x.t.Render(e); err == nil {
+			n, err = int64(len(b)), os.WriteFile(dst, b, 0o644)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("export: %s: %w", rel, err)
+	}
+	x.st.Files++
+	x.st.Bytes += n
+	if x.progress != nil {
+		x.progress(x.st)
+	}
+	return nil
+}
+
+func copyFile(src, dst string) (int64, error) {
+	in, err := os.Open(src)
+	if err != nil {
+		return 0, err
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return 0, err
+	}
+	n, err := io.Copy(out, in) // copy_file_range where the filesystem allows
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	return n, err
+}

@@ -1,0 +1,169 @@
+package fs
+
+import (
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/clipfs/clipfs/index"
+	"github.com/clipfs/clipfs/pack"
+	"github.com/google/uuid"
+)
+
+// Tree is the served tree over an index, without FUSE: folders are
+// slash-separated paths relative to the root ("" is the root).
+type Tree struct {
+	db  *index.DB
+	out string // output root written into clip_location
+	log *slog.Logger
+}
+
+// NewTree serves db; out is the output path metas name in clip_location
+// (normally the mountpoint or export folder, absolute, no trailing slash).
+// log may be nil.
+func NewTree(db *index.DB, out string, log *slog.Logger) *Tree {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if out != "/" {
+		out = strings.TrimSuffix(out, "/")
+	}
+	return &Tree{db: db, out: out, log: log}
+}
+
+// DB is the index the tree serves.
+func (t *Tree) DB() *index.DB { return t.db }
+
+// Lookup finds name in folder dir.
+func (t *Tree) Lookup(dir, name string) (index.Entry, error) {
+	return t.db.Lookup(dir, name)
+}
+
+// ReadDir lists up to limit entries of dir after name `after`.
+func (t *Tree) ReadDir(dir, after string, limit int) ([]index.Entry, error) {
+	return t.db.ReadDir(dir, after, limit)
+}
+
+// BlobPath is the file behind a blob entry.
+func (t *Tree) BlobPath(e index.Entry) string { return t.db.BlobPath(e.Ref) }
+
+// Size is the exact byte size of a file entry. Generated files other than
+// pickles are rendered to learn it.
+func (t *Tree) Size(e index.Entry) (int64, error) {
+	switch e.Kind {
+	case index.KindBlob:
+		return e.Size, nil
+	case index.KindEmbedPickle:
+		a, err := t.embedding(e.Ref)
+		if err != nil {
+			return 0, err
+		}
+		return pack.PickleSize(a), nil
+	}
+	b, err := t.Render(e)
+	return int64(len(b)), err
+}
+
+// Render returns the bytes of a generated file entry.
+func (t *Tree) Render(e index.Entry) ([]byte, error) {
+	b, err := t.render(e)
+	if err != nil {
+		return nil, fmt.Errorf("render %s: %w", e.Name, err)
+	}
+	return b, nil
+}
+
+func (t *Tree) render(e index.Entry) ([]byte, error) {
+	switch e.Kind {
+	case index.KindClipMeta:
+		id, err := uuid.Parse(e.Ref)
+		if err != nil {
+			return nil, err
+		}
+		c, err := t.db.Clip(id)
+		if err != nil {
+			return nil, err
+		}
+		return pack.JSON(clipMeta(c, t.out)), nil
+	case index.KindVideoMeta:
+		v, err := t.db.Video(e.Ref)
+		if err != nil {
+			return nil, err
+		}
+		return pack.JSON(videoMeta(v)), nil
+	case index.KindChunkMeta:
+		return t.renderChunk(e.Ref)
+	case index.KindEmbedPickle:
+		a, err := t.embedding(e.Ref)
+		if err != nil {
+			return nil, err
+		}
+		return pack.Pickle(a), nil
+	case index.KindEmbedParquet:
+		return t.renderParquet(e.Ref)
+	}
+	return nil, fmt.Errorf("entry kind %d has no rendered form", e.Kind)
+}
+
+func (t *Tree) embedding(ref string) (pack.Array, error) {
+	prefix, clip, err := splitRef(ref)
+	if err != nil {
+		return pack.Array{}, err
+	}
+	emb, err := t.db.Embedding(prefix, clip)
+	if err != nil {
+		return pack.Array{}, err
+	}
+	return packArray(emb)
+}
+
+func (t *Tree) renderChunk(ref string) ([]byte, error) {
+	id, err := uuid.Parse(ref)
+	if err != nil {
+		return nil, err
+	}
+	ch, err := t.db.Chunk(id)
+	if err != nil {
+		return nil, err
+	}
+	clips := make([]index.ClipRecord, 0, len(ch.Clips))
+	for _, cid := range ch.Clips {
+		c, err := t.db.Clip(cid)
+		if isNotFound(err) { // a dry run records chunks without clips
+			c = index.ClipRecord{ID: cid}
+		} else if err != nil {
+			return nil, err
+		}
+		clips = append(clips, c)
+	}
+	return pack.JSON(chunkMeta(ch, clips)), nil
+}
+
+// renderParquet writes the chunk's embeddings of one prefix, one row per
+// passed clip that has one, in clip order.
+func (t *Tree) renderParquet(ref string) ([]byte, error) {
+	prefix, id, err := splitRef(ref)
+	if err != nil {
+		return nil, err
+	}
+	ch, err := t.db.Chunk(id)
+	if err != nil {
+		return nil, err
+	}
+	var rows []pack.EmbeddingRow
+	for _, cid := range ch.Clips {
+		emb, err := t.db.Embedding(prefix, cid)
+		if err != nil {
+			if isNotFound(err) {
+				continue
+			}
+			return nil, err
+		}
+		a, err := packArray(emb)
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, pack.EmbeddingRow{ID: cid.String(), Embedding: a.Float64s()})
+	}
+	return pack.EmbeddingParquet(rows)
+}
