@@ -53,18 +53,26 @@ func (n *blobNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, u
 	if err != nil {
 		return nil, 0, toErrno(n.t.log, n.e.Name, err)
 	}
-	return &blobHandle{f: f, t: n.t, name: n.e.Name}, fuse.FOPEN_KEEP_CACHE, 0
+	h := &blobHandle{f: f, t: n.t, name: n.e.Name}
+	if n.t.passthrough {
+		return &passthroughHandle{h}, fuse.FOPEN_KEEP_CACHE, 0
+	}
+	return h, fuse.FOPEN_KEEP_CACHE, 0
 }
 
-// blobHandle serves a blob: the kernel reads the file itself when FUSE
-// passthrough is available, otherwise Read preads it.
+// blobHandle serves a blob by pread, through the page cache.
 type blobHandle struct {
 	f    *os.File
 	t    *Tree
 	name string
 }
 
-func (h *blobHandle) PassthroughFd() (int, bool) { return int(h.f.Fd()), true }
+// passthroughHandle lets the kernel read the blob file itself (FUSE
+// passthrough, Linux 6.9+, as root); where the kernel refuses, go-fuse
+// falls back to Read.
+type passthroughHandle struct{ *blobHandle }
+
+func (h *passthroughHandle) PassthroughFd() (int, bool) { return int(h.f.Fd()), true }
 
 func (h *blobHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
 	n, err := h.f.ReadAt(dest, off)

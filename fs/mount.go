@@ -23,6 +23,8 @@ type MountOptions struct {
 	Out string
 	// Debug logs every FUSE request (go-fuse's debug output).
 	Debug bool
+	// NoPassthrough serves blobs by pread even where FUSE passthrough works.
+	NoPassthrough bool
 	// Logger receives data problems (Warn) and mount events (Info); nil is silent.
 	Logger *slog.Logger
 }
@@ -71,7 +73,9 @@ func Mount(db *index.DB, mountpoint string, o MountOptions) (*fuse.Server, error
 			Debug:         o.Debug,
 		},
 	}
-	srv, err := fusefs.Mount(mnt, NewRoot(NewTree(db, o.Out, o.Logger)), opts)
+	tree := NewTree(db, o.Out, o.Logger)
+	tree.passthrough = !o.NoPassthrough
+	srv, err := fusefs.Mount(mnt, NewRoot(tree), opts)
 	if err != nil {
 		return nil, fmt.Errorf("mount %s: %w", mnt, err)
 	}

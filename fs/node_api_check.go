@@ -19,7 +19,7 @@ var (
 	_ = (fusefs.NodeGetattrer)((*blobNode)(nil))
 	_ = (fusefs.NodeOpener)((*blobNode)(nil))
 	_ = (fusefs.FileReader)((*blobHandle)(nil))
-	_ = (fusefs.FilePassthroughFder)((*blobHandle)(nil))
+	_ = (fusefs.FilePassthroughFder)((*passthroughHandle)(nil))
 	_ = (fusefs.FileReleaser)((*blobHandle)(nil))
 
 	_ = (fusefs.NodeGetattrer)((*renderedNode)(nil))

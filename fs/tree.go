@@ -16,6 +16,8 @@ type Tree struct {
 	db  *index.DB
 	out string // output root written into clip_location
 	log *slog.Logger
+	// passthrough serves blobs with FUSE passthrough (set by Mount).
+	passthrough bool
 }
 
 // NewTree serves db; out is the output path metas name in clip_location

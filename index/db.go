@@ -54,7 +54,7 @@ func Open(dir string, opts Options) (*DB, error) {
 		WithSyncWrites(true).
 		WithReadOnly(opts.ReadOnly).
 		WithNumVersionsToKeep(1).
-		WithMemTableSize(16 << 20).
+		WithMemTableSize(64 << 20). // a chunk commit must fit one transaction (~9 MiB)
 		WithBlockCacheSize(32 << 20).
 		WithIndexCacheSize(16 << 20).
 		WithValueThreshold(4 << 10).

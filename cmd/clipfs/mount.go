@@ -18,6 +18,7 @@ func runMount(ctx context.Context, args []string, stderr io.Writer) error {
 	dbDir := flags.String("db", "", "database folder written by clipfs curate")
 	out := flags.String("output-path", "", "output root written into clip_location (default: the mountpoint)")
 	debug := flags.Bool("debug", false, "log every FUSE request")
+	noPassthrough := flags.Bool("no-passthrough", false, "serve clip media by read calls instead of FUSE passthrough")
 	verbose := flags.Bool("verbose", false, "log mount events")
 	pos, err := parse(flags, args)
 	if err != nil {
@@ -32,7 +33,7 @@ func runMount(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer db.Close()
-	srv, err := fs.Mount(db, pos[0], fs.MountOptions{Out: absOrEmpty(*out), Debug: *debug, Logger: log})
+	srv, err := fs.Mount(db, pos[0], fs.MountOptions{Out: absOrEmpty(*out), Debug: *debug, NoPassthrough: *noPassthrough, Logger: log})
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,308 @@
+package fs
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/clipfs/clipfs/index"
+	"github.com/clipfs/clipfs/pack"
+	"github.com/google/uuid"
+	fusefs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+)
+
+// fixture is an index with one video of nclips clips (every third filtered),
+// iv2 embeddings on the passed ones, and a raw FUSE filesystem over it.
+type fixture struct {
+	db    *index.DB
+	raw   fuse.RawFileSystem
+	clips []index.ClipRecord
+	chunk index.ChunkRecord
+}
+
+func newFixture(t *testing.T, nclips int) *fixture {
+	t.Helper()
+	db, err := index.Open(filepath.Join(t.TempDir(), "db"), index.Options{Create: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	src := "/videos/a b/ü.mp4"
+	v := index.VideoRecord{Source: src, Rel: "a b/ü.mp4", Fingerprint: "x", Width: 640, Height: 360, FrameRate: 25,
+		NumFrames: 250 * nclips, Duration: 10 * float64(nclips), VideoCodec: "h264", PixelFormat: "yuv420p",
+		NumTotalClips: nclips, NumClipChunks: 1, CuratedAt: 1700000000}
+	const perChunk = 32
+	v.NumClipChunks = (nclips + perChunk - 1) / perChunk
+	var blobs []index.Blob
+	for i := range min(nclips, 10) {
+		p := db.TempPath(".mp4")
+		os.WriteFile(p, bytes.Repeat([]byte{byte(i)}, 1000+i), 0o644)
+		b, err := db.AdoptBlob(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		blobs = append(blobs, b)
+	}
+	var first index.ChunkRecord
+	var all []index.ClipRecord
+	for i0 := 0; i0 < nclips; i0 += perChunk {
+		ci := i0 / perChunk
+		ch := index.ChunkRecord{ID: uuid.NewSHA1(uuid.NameSpaceURL, fmt.Appendf(nil, "%s_%d", src, ci)), Source: src, Index: ci}
+		cc := commitClips(t, db, v, ch, i0, min(nclips, i0+perChunk), blobs)
+		if ci == 0 {
+			first = cc.Chunk
+		}
+		all = append(all, cc.Clips...)
+	}
+	sec := time.Second
+	raw := fusefs.NewNodeFS(NewRoot(NewTree(db, "/mnt/out", nil)), &fusefs.Options{EntryTimeout: &sec, AttrTimeout: &sec})
+	raw.Init(nil)
+	return &fixture{db: db, raw: raw, clips: all, chunk: first}
+}
+
+func commitClips(t *testing.T, db *index.DB, v index.VideoRecord, ch index.ChunkRecord, from, to int, blobs []index.Blob) index.ChunkCommit {
+	t.Helper()
+	src := v.Source
+	cc := index.ChunkCommit{Video: v}
+	for i := from; i < to; i++ {
+		b := blobs[i%len(blobs)]
+		c := index.ClipRecord{ID: uuid.NewSHA1(uuid.NameSpaceURL, fmt.Appendf(nil, "%s_%d_%d", src, 250*i, 250*i+250)),
+			Source: src, Span: [2]float64{10 * float64(i), 10*float64(i) + 10}, WidthSource: 640, HeightSource: 360,
+			FrameRateSource: 25, Filtered: i%3 == 2, Windows: []index.Window{{Start: 0, End: 249}},
+			Media: &index.ClipMedia{Blob: b.Name, Width: 640, Height: 360, FrameRate: 25, NumFrames: 250, VideoCodec: "h264", NumBytes: b.Size}}
+		if c.Filtered {
+			ch.Filtered = append(ch.Filtered, c.ID)
+		} else {
+			ch.Clips = append(ch.Clips, c.ID)
+			vec := make([]byte, 4*512)
+			for j := range 512 {
+				binary.LittleEndian.PutUint32(vec[4*j:], math.Float32bits(float32(i)+float32(j)/512))
+			}
+			cc.Embeddings = append(cc.Embeddings, index.EmbeddingRecord{Prefix: "iv2", Clip: c.ID,
+				Embedding: index.Embedding{DType: "<f4", Shape: []int{1, 512}, Data: vec}})
+		}
+		cc.Clips = append(cc.Clips, c)
+	}
+	cc.Chunk = ch
+	if err := db.CommitChunk(cc); err != nil {
+		t.Fatal(err)
+	}
+	return cc
+}
+
+func (f *fixture) lookup(t *testing.T, parent uint64, name string) fuse.EntryOut {
+	t.Helper()
+	var out fuse.EntryOut
+	if st := f.raw.Lookup(nil, &fuse.InHeader{NodeId: parent}, name, &out); st != fuse.OK {
+		t.Fatalf("lookup %q: %v", name, st)
+	}
+	return out
+}
+
+// walk resolves a slash path from the root.
+func (f *fixture) walk(t *testing.T, path ...string) fuse.EntryOut {
+	t.Helper()
+	out := fuse.EntryOut{NodeId: 1}
+	for _, p := range path {
+		out = f.lookup(t, out.NodeId, p)
+	}
+	return out
+}
+
+func (f *fixture) readAll(t *testing.T, node uint64, size uint64, chunk uint32) []byte {
+	t.Helper()
+	var open fuse.OpenOut
+	if st := f.raw.Open(nil, &fuse.OpenIn{InHeader: fuse.InHeader{NodeId: node}}, &open); st != fuse.OK {
+		t.Fatalf("open: %v", st)
+	}
+	defer f.raw.Release(nil, &fuse.ReleaseIn{InHeader: fuse.InHeader{NodeId: node}, Fh: open.Fh})
+	var got []byte
+	buf := make([]byte, chunk)
+	for off := uint64(0); off < size+1; {
+		res, st := f.raw.Read(nil, &fuse.ReadIn{InHeader: fuse.InHeader{NodeId: node}, Fh: open.Fh, Offset: off, Size: chunk}, buf)
+		if st != fuse.OK {
+			t.Fatalf("read at %d: %v", off, st)
+		}
+		b, _ := res.Bytes(buf)
+		if len(b) == 0 {
+			break
+		}
+		got = append(got, b...)
+		off += uint64(len(b))
+	}
+	return got
+}
+
+// listPlus reads a folder with READDIRPLUS, as `ls -l` makes the kernel do.
+func (f *fixture) listPlus(t *testing.T, node uint64) map[string]fuse.EntryOut {
+	t.Helper()
+	var open fuse.OpenOut
+	if st := f.raw.OpenDir(nil, &fuse.OpenIn{InHeader: fuse.InHeader{NodeId: node}}, &open); st != fuse.OK {
+		t.Fatalf("opendir: %v", st)
+	}
+	got := map[string]fuse.EntryOut{}
+	var off uint64
+	for {
+		buf := make([]byte, 64<<10)
+		list := fuse.NewDirEntryList(buf, off)
+		if st := f.raw.ReadDirPlus(nil, &fuse.ReadIn{InHeader: fuse.InHeader{NodeId: node}, Fh: open.Fh, Offset: off, Size: uint32(len(buf))}, list); st != fuse.OK {
+			t.Fatalf("readdirplus: %v", st)
+		}
+		n := 0
+		for _, e := range parseDirPlus(list.Bytes()) {
+			got[e.name] = e.entry
+			off = e.off
+			n++
+		}
+		if n == 0 {
+			return got
+		}
+	}
+}
+
+type plusEntry struct {
+	name  string
+	off   uint64
+	entry fuse.EntryOut
+}
+
+// parseDirPlus decodes the kernel's fuse_direntplus records.
+func parseDirPlus(b []byte) []plusEntry {
+	var out []plusEntry
+	const entrySize = int(unsafeSizeofEntryOut)
+	for len(b) >= entrySize+24 {
+		var e plusEntry
+		binary.Read(bytes.NewReader(b[:entrySize]), binary.LittleEndian, &e.entry)
+		d := b[entrySize:]
+		e.off = binary.LittleEndian.Uint64(d[8:])
+		nameLen := int(binary.LittleEndian.Uint32(d[16:]))
+		e.name = string(d[24 : 24+nameLen])
+		out = append(out, e)
+		rec := (24 + nameLen + 7) &^ 7
+		b = d[rec:]
+	}
+	return out
+}
+
+const unsafeSizeofEntryOut = 128 // sizeof(struct fuse_entry_out)
+
+func TestRootListsFoldersWithContent(t *testing.T) {
+	f := newFixture(t, 3)
+	got := f.listPlus(t, 1)
+	for _, want := range []string{".", "..", "clips", "filtered_clips", "metas", "iv2_embd", "iv2_embd_parquet", "processed_videos", "processed_clip_chunks"} {
+		if _, ok := got[want]; !ok {
+			t.Errorf("root lacks %q (has %v)", want, got)
+		}
+	}
+	if _, ok := got["previews"]; ok || len(got) != 9 {
+		t.Errorf("root has %d entries: %v", len(got), got)
+	}
+}
+
+func TestReaddirPlusPagesAndMatchesLookup(t *testing.T) {
+	f := newFixture(t, 2*readDirPage+10) // crosses two index pages
+	clips := f.walk(t, "clips")
+	listed := f.listPlus(t, clips.NodeId)
+	passed := 0
+	for _, c := range f.clips {
+		if c.Filtered {
+			continue
+		}
+		passed++
+		name := c.ID.String() + ".mp4"
+		e, ok := listed[name]
+		if !ok {
+			t.Fatalf("%s not listed", name)
+		}
+		if int64(e.Attr.Size) != c.Media.NumBytes || e.Attr.Mode != syscall.S_IFREG|0o444 {
+			t.Fatalf("%s: size %d mode %o, want %d", name, e.Attr.Size, e.Attr.Mode, c.Media.NumBytes)
+		}
+		if l := f.lookup(t, clips.NodeId, name); l.Ino != e.Ino || l.Attr.Size != e.Attr.Size {
+			t.Fatalf("%s: lookup ino %d size %d, readdirplus ino %d size %d", name, l.Ino, l.Attr.Size, e.Ino, e.Attr.Size)
+		}
+	}
+	if len(listed) != passed+2 {
+		t.Fatalf("listed %d entries, want %d passed clips + . and ..", len(listed), passed)
+	}
+}
+
+func TestInodeNumbersStableAcrossInstances(t *testing.T) {
+	f := newFixture(t, 3)
+	name := f.clips[0].ID.String() + ".json"
+	a := f.walk(t, "metas", "v0", name)
+	sec := time.Second
+	raw2 := fusefs.NewNodeFS(NewRoot(NewTree(f.db, "/mnt/out", nil)), &fusefs.Options{EntryTimeout: &sec})
+	raw2.Init(nil)
+	f2 := &fixture{raw: raw2}
+	if b := f2.walk(t, "metas", "v0", name); a.Ino != b.Ino {
+		t.Fatalf("inode %d, then %d", a.Ino, b.Ino)
+	}
+}
+
+func TestGeneratedFilesExactSizeAndBytes(t *testing.T) {
+	f := newFixture(t, 4)
+	tree := NewTree(f.db, "/mnt/out", nil)
+	c := f.clips[0]
+	cases := []struct {
+		path []string
+		kind index.Kind
+		ref  string
+	}{
+		{[]string{"metas", "v0", c.ID.String() + ".json"}, index.KindClipMeta, c.ID.String()},
+		{[]string{"iv2_embd", c.ID.String() + ".pickle"}, index.KindEmbedPickle, "iv2/" + c.ID.String()},
+		{[]string{"iv2_embd_parquet", f.chunk.ID.String() + ".parquet"}, index.KindEmbedParquet, "iv2/" + f.chunk.ID.String()},
+		{[]string{"processed_videos", "a b", "ü.mp4.json"}, index.KindVideoMeta, "/videos/a b/ü.mp4"},
+		{[]string{"processed_clip_chunks", "a b", "ü.mp4_0.json"}, index.KindChunkMeta, f.chunk.ID.String()},
+	}
+	for _, tc := range cases {
+		t.Run(tc.path[len(tc.path)-1], func(t *testing.T) {
+			e := f.walk(t, tc.path...)
+			want, err := tree.Render(index.Entry{Name: tc.path[len(tc.path)-1], Kind: tc.kind, Ref: tc.ref})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e.Attr.Size != uint64(len(want)) {
+				t.Fatalf("stat size %d, rendered %d", e.Attr.Size, len(want))
+			}
+			for _, chunk := range []uint32{1, 7, 4096} {
+				if got := f.readAll(t, e.NodeId, e.Attr.Size, chunk); !bytes.Equal(got, want) {
+					t.Fatalf("read in %d-byte pieces differs from the rendered bytes", chunk)
+				}
+			}
+		})
+	}
+	meta, _ := tree.Render(index.Entry{Kind: index.KindClipMeta, Ref: c.ID.String()})
+	if !bytes.Contains(meta, []byte(`"clip_location": "/mnt/out/clips/`+c.ID.String()+`.mp4"`)) {
+		t.Errorf("clip_location not under the output path:\n%s", meta)
+	}
+	a, err := pack.Unpickle(f.readAll(t, f.walk(t, "iv2_embd", c.ID.String()+".pickle").NodeId, 1<<20, 4096))
+	if err != nil || a.DType != pack.Float32 || fmt.Sprint(a.Shape) != "[1 512]" {
+		t.Fatalf("pickle: %v %v %v", a.DType, a.Shape, err)
+	}
+}
+
+func TestBlobReadAndMissing(t *testing.T) {
+	f := newFixture(t, 3)
+	c := f.clips[1]
+	e := f.walk(t, "clips", c.ID.String()+".mp4")
+	want, _ := os.ReadFile(f.db.BlobPath(c.Media.Blob))
+	if got := f.readAll(t, e.NodeId, e.Attr.Size, 333); !bytes.Equal(got, want) {
+		t.Fatalf("blob bytes differ")
+	}
+	var out fuse.EntryOut
+	if st := f.raw.Lookup(nil, &fuse.InHeader{NodeId: 1}, "nope", &out); st != fuse.ENOENT {
+		t.Fatalf("missing name: %v, want ENOENT", st)
+	}
+	filtered := f.clips[2]
+	if st := f.raw.Lookup(nil, &fuse.InHeader{NodeId: f.walk(t, "clips").NodeId}, filtered.ID.String()+".mp4", &out); st != fuse.ENOENT {
+		t.Fatalf("filtered clip under clips/: %v", st)
+	}
+	f.walk(t, "filtered_clips", filtered.ID.String()+".mp4")
+}
