@@ -16,7 +16,8 @@ type clipResult struct {
 // clip makes one clip: transcode, probe the result, windows and previews,
 // then adopt the kept media as blobs. A failed step is named in the clip's
 // errors (FORMATS.md §3) and the clip is still recorded.
-func (r *runner) clip(ctx context.Context, source string, info VideoInfo, s Span) clipResult {
+func (r *runner) clip(ctx context.Context, sv SourceVideo, info VideoInfo, s Span) clipResult {
+	source := sv.Path
 	c := index.ClipRecord{
 		ID: SpanUUID(source, s), Source: source, Span: [2]float64{s.Start, s.End},
 		StartFrame: s.StartFrame, EndFrame: s.EndFrame,
@@ -25,7 +26,7 @@ func (r *runner) clip(ctx context.Context, source string, info VideoInfo, s Span
 	}
 	res := clipResult{clip: c}
 	if r.cfg.DryRun {
-		r.clipDone(s, &res)
+		r.clipDone(sv, info, s, &res)
 		return res
 	}
 	tmp := r.db.TempPath(".mp4")
@@ -35,13 +36,13 @@ func (r *runner) clip(ctx context.Context, source string, info VideoInfo, s Span
 			r.log.Warn("clip not transcoded", "video", source, "span", s, "err", err)
 			res.clip.Errors = append(res.clip.Errors, "transcode")
 		}
-		r.clipDone(s, &res)
+		r.clipDone(sv, info, s, &res)
 		return res
 	}
 	m, err := r.tools.Probe(ctx, tmp)
 	if err != nil {
 		res.clip.Errors = append(res.clip.Errors, "probe")
-		r.clipDone(s, &res)
+		r.clipDone(sv, info, s, &res)
 		return res
 	}
 	res.clip.Media = &index.ClipMedia{Width: m.Width, Height: m.Height, FrameRate: m.FrameRate,
@@ -59,7 +60,7 @@ func (r *runner) clip(ctx context.Context, source string, info VideoInfo, s Span
 			res.blobs = append(res.blobs, b.Name)
 		}
 	}
-	r.clipDone(s, &res)
+	r.clipDone(sv, info, s, &res)
 	return res
 }
 
@@ -99,10 +100,10 @@ func (r *runner) previews(ctx context.Context, clipPath string, m VideoInfo, res
 	}
 }
 
-func (r *runner) clipDone(s Span, res *clipResult) {
+func (r *runner) clipDone(sv SourceVideo, info VideoInfo, s Span, res *clipResult) {
 	r.log.Debug("clip", "id", res.clip.ID, "source", res.clip.Source, "span", s, "errors", res.clip.Errors)
 	if r.cfg.Progress != nil {
-		r.cfg.Progress.clipDone(s.Duration())
+		r.cfg.Progress.clipDone(sv, s.Duration(), info.Duration)
 	}
 }
 

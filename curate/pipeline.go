@@ -93,7 +93,7 @@ func (r *runner) curateVideo(ctx context.Context, sv SourceVideo) error {
 		}
 		results[ci] = make([]clipResult, len(chunk))
 		for i, s := range chunk {
-			waits[ci].Go(func() { results[ci][i] = r.clip(ctx, sv.Path, info, s) })
+			waits[ci].Go(func() { results[ci][i] = r.clip(ctx, sv, info, s) })
 		}
 	}
 	var firstErr error

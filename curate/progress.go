@@ -24,6 +24,7 @@ type Progress struct {
 	clips      int
 	seconds    float64
 	failures   int
+	partial    map[string]int64 // bytes credited to unfinished videos
 	drawn      bool
 	stop       chan struct{}
 	stopped    sync.WaitGroup
@@ -60,6 +61,7 @@ func (p *Progress) start(videos []SourceVideo) {
 	defer p.mu.Unlock()
 	p.began = time.Now()
 	p.videos = len(videos)
+	p.partial = map[string]int64{}
 	for _, v := range videos {
 		p.totalBytes += max(v.Size, 1)
 	}
@@ -84,18 +86,26 @@ func (p *Progress) start(videos []SourceVideo) {
 	})
 }
 
-func (p *Progress) clipDone(seconds float64) {
+// clipDone credits a finished clip with its share of the video's bytes, so
+// that one long video moves the bar too.
+func (p *Progress) clipDone(v SourceVideo, seconds, videoSeconds float64) {
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	p.clips++
 	p.seconds += seconds
-	p.mu.Unlock()
+	if videoSeconds > 0 {
+		credit := min(int64(float64(max(v.Size, 1))*seconds/videoSeconds), max(v.Size, 1)-p.partial[v.Path])
+		p.partial[v.Path] += credit
+		p.doneBytes += credit
+	}
 }
 
 func (p *Progress) videoDone(v SourceVideo) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.doneVideos++
-	p.doneBytes += max(v.Size, 1)
+	p.doneBytes += max(v.Size, 1) - p.partial[v.Path]
+	delete(p.partial, v.Path)
 	if !p.terminal {
 		fmt.Fprintln(p.w, p.line())
 	}

@@ -42,9 +42,21 @@ func NewRoot(t *Tree) fusefs.InodeEmbedder {
 	return &dirNode{t: t, path: "", mtime: time.Now().Unix()}
 }
 
+// Server is a live mount.
+type Server struct {
+	srv        *fuse.Server
+	Mountpoint string // absolute
+}
+
+// Wait returns once the mount is gone (Unmount, or `umount` from outside).
+func (s *Server) Wait() { s.srv.Wait() }
+
+// Unmount detaches the mount; it fails while files are open on it.
+func (s *Server) Unmount() error { return s.srv.Unmount() }
+
 // Mount serves db read-only at mountpoint until the returned server is
 // unmounted (Server.Unmount, or `umount` from outside).
-func Mount(db *index.DB, mountpoint string, o MountOptions) (*fuse.Server, error) {
+func Mount(db *index.DB, mountpoint string, o MountOptions) (*Server, error) {
 	mnt, err := checkMountpoint(mountpoint)
 	if err != nil {
 		return nil, err
@@ -82,7 +94,7 @@ func Mount(db *index.DB, mountpoint string, o MountOptions) (*fuse.Server, error
 	if err := raiseReadAhead(mnt); err != nil {
 		o.Logger.Info("kernel readahead left at its default", "mountpoint", mnt, "reason", err)
 	}
-	return srv, nil
+	return &Server{srv: srv, Mountpoint: mnt}, nil
 }
 
 // checkMountpoint returns mountpoint as an absolute path if it is an

@@ -58,6 +58,9 @@ func runCurate(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	defer db.Close()
 	rep, err := curate.Run(ctx, db, tools, cfg)
+	if err != nil && rep.Videos == 0 && len(rep.Failed) == 0 {
+		return err // nothing ran: the input itself is wrong
+	}
 	fmt.Fprintf(stderr, "clipfs: %d videos: %d curated, %d up to date, %d failed; %d clips (%.1f s of video) committed\n",
 		rep.Videos, rep.Curated, rep.UpToDate, len(rep.Failed), rep.Clips, rep.Seconds)
 	if errors.Is(err, curate.ErrSomeFailed) {

@@ -10,7 +10,6 @@ import (
 
 	"github.com/clipfs/clipfs/fs"
 	"github.com/clipfs/clipfs/index"
-	"github.com/hanwen/go-fuse/v2/fuse"
 )
 
 func runMount(ctx context.Context, args []string, stderr io.Writer) error {
@@ -37,7 +36,7 @@ func runMount(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	mnt, _ := filepath.Abs(pos[0])
+	mnt := srv.Mountpoint
 	fmt.Fprintf(stderr, "clipfs: serving %s at %s (read-only); stop with Ctrl-C or umount %s\n", db.Dir(), mnt, mnt)
 	done := make(chan struct{})
 	go func() { srv.Wait(); close(done) }()
@@ -51,7 +50,7 @@ func runMount(ctx context.Context, args []string, stderr io.Writer) error {
 }
 
 // unmount detaches the mount, lazily if it stays busy for a few seconds.
-func unmount(srv *fuse.Server, mnt string, log interface{ Info(string, ...any) }) {
+func unmount(srv *fs.Server, mnt string, log interface{ Info(string, ...any) }) {
 	for range 20 {
 		if srv.Unmount() == nil {
 			return
