@@ -144,7 +144,7 @@ func packArray(e index.Embedding) (pack.Array, error) {
 	default:
 		return a, fmt.Errorf("unsupported dtype %q", e.DType)
 	}
-	return a, nil
+	return a, a.Validate() // a malformed vector is EIO, never a panic in the mount
 }
 
 // splitRef splits "<prefix>/<uuid>" refs of embedding entries.

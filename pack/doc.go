@@ -1,0 +1,23 @@
+// Package pack encodes the byte formats clipfs serves so that they are
+// identical to what NeMo Curator's ClipWriterStage writes with CPython and
+// numpy (see FORMATS.md §3, §4, §7):
+//
+//   - JSON exactly as Python's json.dumps(obj, indent=4) writes it
+//     (ensure_ascii, float repr, ordered keys, no trailing newline);
+//   - numpy arrays as pickle.dump(ndarray) writes them with protocol 4 under
+//     numpy 1.x, and as numpy.save writes .npy files (format 1.0);
+//   - per-chunk embedding Parquet files (id string, embedding list<double>).
+//
+// Invariants:
+//
+//   - Pure encoding: pack imports only the standard library and parquet-go;
+//     it does no I/O of its own, keeps no state and is safe for concurrent use.
+//   - Deterministic: the same value always gives the same bytes, and every
+//     XxxSize function equals len(Xxx(...)) without building the payload, so
+//     a filesystem can report exact sizes before producing content.
+//   - Decoders (Unpickle, ReadEmbeddingParquet) treat their input as untrusted:
+//     malformed or truncated bytes give an error, never a panic or an
+//     allocation larger than the input justifies.
+//   - Encoders panic only on programming errors (an unsupported Go type given
+//     to JSON, an Array whose Data length does not match its shape).
+package pack
