@@ -102,6 +102,9 @@ func (db *DB) sweep() error {
 			}
 			_, gerr := txn.Get(blobKey(d.Name()))
 			if errors.Is(gerr, badger.ErrKeyNotFound) {
+				_, gerr = txn.Get(shardBlobKey(d.Name())) // held by a sealed shard
+			}
+			if errors.Is(gerr, badger.ErrKeyNotFound) {
 				orphans = append(orphans, p)
 				return nil
 			}

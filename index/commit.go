@@ -149,6 +149,11 @@ func writeChunk(txn *badger.Txn, w *treeWrites, v VideoRecord, cc *ChunkCommit) 
 		w.file(EmbedParquetDir(p)+"/"+ch.ID.String()+".parquet", KindEmbedParquet, -1, p+"/"+ch.ID.String(), true)
 	}
 	slices.Sort(ch.Embedded)
+	sampleKeys, err := addSamples(txn, cc.Samples, cc.Limits, v.CuratedAt)
+	if err != nil {
+		return err
+	}
+	owned = append(owned, sampleKeys...)
 	w.file(ChunkMetaPath(v.Rel, ch.Index), KindChunkMeta, -1, ch.ID.String(), true)
 	if err := setJSON(txn, chunkKey(ch.ID), ch); err != nil {
 		return err
@@ -221,11 +226,33 @@ func deleteManifest(txn *badger.Txn, id uuid.UUID) ([]string, error) {
 		return nil, fmt.Errorf("manifest of chunk %s: %w", id, err)
 	}
 	var blobs []string
+	recount := false
 	for _, k := range keys {
+		keep, err := keepForShard(txn, string(k))
+		if err != nil {
+			return nil, err
+		}
+		if keep {
+			continue // a sealed shard holds it
+		}
+		if _, ok := isShardSampleKey(string(k)); ok {
+			recount = true
+		}
 		if b, ok := isBlobRef(string(k)); ok {
-			blobs = append(blobs, b)
+			held, err := keepForShard(txn, string(shardBlobKey(b)))
+			if err != nil {
+				return nil, err
+			}
+			if !held {
+				blobs = append(blobs, b)
+			}
 		}
 		if err := txn.Delete(k); err != nil {
+			return nil, err
+		}
+	}
+	if recount {
+		if err := recountOpenShard(txn); err != nil {
 			return nil, err
 		}
 	}

@@ -20,6 +20,9 @@
 //	m/<chunk uuid>           manifest: every key a chunk wrote (for replacement)
 //	b/<blob name>            a referenced blob (orphan sweep checks these)
 //	n/<dir>\x00<name>        a tree entry: Entry (kind, size, mtime, ref)
+//	S/<NNNNNN>               ShardHeader (JSON); the highest unsealed one is open
+//	s/<NNNNNN>/<seq>         ShardSample (JSON): members with blob refs or snapshots
+//	B/<blob name>            the shard number holding a blob (kept past replacement)
 //
 // The tree entries (n/) mirror the folders of FORMATS.md §1: `clips/`,
 // `filtered_clips/`, `previews/<uuid>/`, `metas/v0/`, `<p>_embd/`,
@@ -36,6 +39,9 @@
 //   - Committing a chunk of a video whose fingerprint changed first deletes
 //     every key the video's earlier chunks wrote (their manifests), in the same
 //     transaction; replaced blob files are removed after the commit.
+//   - Passed clips join the open shard in their chunk's transaction; it seals
+//     at ShardLimits or SealOpenShard. A sealed shard's samples and blobs are
+//     never deleted: replacing a video removes only its unsealed samples.
 //   - Writes are serialised by the DB; reads run concurrently with them and see
 //     committed chunks only.
 //   - Badger errors never leave this package unwrapped: callers test for

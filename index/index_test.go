@@ -36,6 +36,17 @@ func writeBlob(t *testing.T, db *DB, content string) Blob {
 
 func testCommit(t *testing.T, db *DB, source, fp string, index, nclips int) ChunkCommit {
 	t.Helper()
+	cc := testChunk(t, db, source, fp, index, nclips)
+	if err := db.CommitChunk(cc); err != nil {
+		t.Fatal(err)
+	}
+	return cc
+}
+
+// testChunk builds (without committing) a chunk of nclips clips with their
+// blobs; clip 1 is filtered, the others carry an iv2 embedding.
+func testChunk(t *testing.T, db *DB, source, fp string, index, nclips int) ChunkCommit {
+	t.Helper()
 	v := VideoRecord{Source: source, Rel: filepath.Base(source), Fingerprint: fp, NumClipChunks: 2, NumTotalClips: 2 * nclips, CuratedAt: 100}
 	ch := ChunkRecord{ID: uuid.NewSHA1(uuid.NameSpaceURL, fmt.Appendf(nil, "%s_%d", source, index)), Source: source, Index: index}
 	cc := ChunkCommit{Video: v, Chunk: ch}
@@ -50,9 +61,6 @@ func testCommit(t *testing.T, db *DB, source, fp string, index, nclips int) Chun
 			cc.Embeddings = append(cc.Embeddings, EmbeddingRecord{Prefix: "iv2", Clip: id, Embedding: Embedding{DType: "<f4", Shape: []int{1, 2}, Data: make([]byte, 8)}})
 		}
 		cc.Clips = append(cc.Clips, c)
-	}
-	if err := db.CommitChunk(cc); err != nil {
-		t.Fatal(err)
 	}
 	return cc
 }

@@ -157,4 +157,7 @@ type ChunkCommit struct {
 	Chunk      ChunkRecord
 	Clips      []ClipRecord
 	Embeddings []EmbeddingRecord
+	// Samples go to the open shard, in order; Limits say when it seals.
+	Samples []ShardSample
+	Limits  ShardLimits
 }

@@ -19,6 +19,8 @@ const (
 	KindEmbedParquet      // per-chunk Parquet; Ref = "<prefix>/<chunk uuid>"
 	KindVideoMeta         // processed_videos JSON; Ref = source path
 	KindChunkMeta         // processed_clip_chunks JSON; Ref = chunk uuid
+	KindShard             // a sealed WebDataset shard; Ref = its number; Size exact
+	KindShardIndex        // wds/shards.json, the wids index
 )
 
 // Entry is one name in a folder of the served tree.
