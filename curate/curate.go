@@ -28,6 +28,12 @@ type Config struct {
 	DryRun           bool // probe, split, count: video and chunk records only
 	NoUploadClips    bool // transcode and score, but keep no clip media
 	GeneratePreviews bool // one WebP per window
+	// Shards say when the open WebDataset shard seals (0 = defaults).
+	Shards index.ShardLimits
+	// RenderMeta renders a clip's metas JSON as shards carry it (the
+	// served tree's renderer, wired by the caller: curate does not import fs).
+	// nil leaves the .json member out.
+	RenderMeta func(index.ClipRecord) []byte
 	// Log receives per-video lines (Info), per-clip lines (Debug) and data
 	// problems (Warn); nil is silent.
 	Log *slog.Logger
@@ -79,6 +85,11 @@ func Run(ctx context.Context, db *index.DB, tools Tools, cfg Config) (Report, er
 		})
 	}
 	wg.Wait()
+	if ctx.Err() == nil && !cfg.DryRun {
+		if _, err := db.SealOpenShard(); err != nil {
+			r.fail(err)
+		}
+	}
 	if cfg.Progress != nil {
 		cfg.Progress.finish()
 	}
@@ -112,6 +123,9 @@ func (c *Config) normalise() error {
 	}
 	if err := c.Stride.Validate(); err != nil {
 		return err
+	}
+	if c.Shards == (index.ShardLimits{}) {
+		c.Shards = index.DefaultShardLimits()
 	}
 	if c.Workers <= 0 {
 		c.Workers = runtime.NumCPU()

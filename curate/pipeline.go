@@ -76,7 +76,7 @@ func (r *runner) curateVideo(ctx context.Context, sv SourceVideo) error {
 	spans := FixedStride(info.NumFrames, info.FrameRate, r.cfg.Stride)
 	chunks := GroupChunks(spans)
 	v := index.VideoRecord{
-		Source: sv.Path, Rel: sv.Rel, Fingerprint: fingerprint,
+		Source: sv.Path, Rel: sv.Rel, Fingerprint: fingerprint, SourceMTime: st.ModTime().Unix(),
 		Width: info.Width, Height: info.Height, FrameRate: info.FrameRate, NumFrames: info.NumFrames,
 		Duration: info.Duration, VideoCodec: info.VideoCodec, PixelFormat: info.PixelFormat, AudioCodec: info.AudioCodec,
 		NumTotalClips: len(spans), NumClipChunks: len(chunks), CuratedAt: index.Now(),
@@ -141,8 +141,11 @@ func (r *runner) commit(v index.VideoRecord, ci int, res []clipResult) error {
 		if !r.cfg.DryRun {
 			cc.Clips = append(cc.Clips, c)
 		}
+		if c.Stored() && !c.Filtered {
+			cc.Samples = append(cc.Samples, ShardSampleOf(c, v.SourceMTime, nil, r.cfg.RenderMeta))
+		}
 	}
-	cc.Chunk = ch
+	cc.Chunk, cc.Limits = ch, r.cfg.Shards
 	if err := r.db.CommitChunk(cc); err != nil {
 		discard(r.db, res)
 		return err

@@ -73,9 +73,12 @@ func (d *dirNode) child(ctx context.Context, e index.Entry, out *fuse.EntryOut) 
 		return d.NewInode(ctx, n, fusefs.StableAttr{Mode: syscall.S_IFDIR, Ino: ino}), 0
 	}
 	var node fileNode
-	if e.Kind == index.KindBlob {
+	switch e.Kind {
+	case index.KindBlob:
 		node = &blobNode{t: d.t, e: e}
-	} else {
+	case index.KindShard:
+		node = &shardNode{t: d.t, e: e}
+	default:
 		node = &renderedNode{t: d.t, e: e}
 	}
 	child := d.NewInode(ctx, node, fusefs.StableAttr{Mode: syscall.S_IFREG, Ino: ino})

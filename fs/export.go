@@ -74,9 +74,12 @@ func (x *exporter) entry(dir string, e index.Entry) error {
 	}
 	var n int64
 	var err error
-	if e.Kind == index.KindBlob {
+	switch e.Kind {
+	case index.KindBlob:
 		n, err = copyFile(x.t.BlobPath(e), dst)
-	} else {
+	case index.KindShard:
+		n, err = x.shard(e, dst)
+	default:
 		var b []byte
 		if b, err = x.t.Render(e); err == nil {
 			n, err = int64(len(b)), os.WriteFile(dst, b, 0o644)
@@ -91,6 +94,22 @@ func (x *exporter) entry(dir string, e index.Entry) error {
 		x.progress(x.st)
 	}
 	return nil
+}
+
+func (x *exporter) shard(e index.Entry, dst string) (int64, error) {
+	s, err := x.t.OpenShard(e)
+	if err != nil {
+		return 0, err
+	}
+	out, err := os.Create(dst)
+	if err != nil {
+		return 0, err
+	}
+	n, err := s.WriteTo(out)
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	return n, err
 }
 
 func copyFile(src, dst string) (int64, error) {

@@ -80,6 +80,7 @@ func Mount(db *index.DB, mountpoint string, o MountOptions) (*Server, error) {
 			AllowOther:    os.Geteuid() == 0,
 			DirectMount:   true,
 			DisableXAttrs: true,
+			DisableSplice: true, // replies are in-memory data or passthrough; 1 MiB + header overflows a pipe
 			MaxWrite:      1 << 20,
 			MaxReadAhead:  1 << 20,
 			Debug:         o.Debug,

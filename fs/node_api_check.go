@@ -22,6 +22,10 @@ var (
 	_ = (fusefs.FilePassthroughFder)((*passthroughHandle)(nil))
 	_ = (fusefs.FileReleaser)((*blobHandle)(nil))
 
+	_ = (fusefs.NodeGetattrer)((*shardNode)(nil))
+	_ = (fusefs.NodeOpener)((*shardNode)(nil))
+	_ = (fusefs.NodeReader)((*shardNode)(nil))
+
 	_ = (fusefs.NodeGetattrer)((*renderedNode)(nil))
 	_ = (fusefs.NodeOpener)((*renderedNode)(nil))
 	_ = (fusefs.NodeReader)((*renderedNode)(nil))

@@ -2,7 +2,6 @@ package fs
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/clipfs/clipfs/index"
@@ -16,6 +15,10 @@ func clipMeta(c index.ClipRecord, out string) pack.Object {
 	if c.Filtered {
 		dir = index.DirFilteredClips
 	}
+	location := dir + "/" + c.ID.String() + ".mp4" // relative: shards carry it so
+	if out != "" {
+		location = out + "/" + location
+	}
 	var fps any
 	if c.FrameRateSource > 0 {
 		fps = c.FrameRateSource
@@ -27,7 +30,7 @@ func clipMeta(c index.ClipRecord, out string) pack.Object {
 		{Key: "width_source", Value: c.WidthSource},
 		{Key: "height_source", Value: c.HeightSource},
 		{Key: "framerate_source", Value: fps},
-		{Key: "clip_location", Value: out + "/" + dir + "/" + c.ID.String() + ".mp4"},
+		{Key: "clip_location", Value: location},
 	}
 	if c.Transcoded() {
 		m := c.Media
@@ -133,18 +136,10 @@ func uuidStrings(ids []uuid.UUID) []string {
 	return out
 }
 
-// packArray converts a stored embedding to a numpy array description.
+// packArray converts a stored embedding to a numpy array description; a
+// malformed vector is an error (EIO), never a panic in the mount.
 func packArray(e index.Embedding) (pack.Array, error) {
-	a := pack.Array{Shape: slices.Clone(e.Shape), Data: e.Data}
-	switch e.DType {
-	case "<f4":
-		a.DType = pack.Float32
-	case "<f2":
-		a.DType = pack.Float16
-	default:
-		return a, fmt.Errorf("unsupported dtype %q", e.DType)
-	}
-	return a, a.Validate() // a malformed vector is EIO, never a panic in the mount
+	return pack.NewArray(e.DType, e.Shape, e.Data)
 }
 
 // splitRef splits "<prefix>/<uuid>" refs of embedding entries.

@@ -53,7 +53,7 @@ func (t *Tree) BlobPath(e index.Entry) string { return t.db.BlobPath(e.Ref) }
 // pickles are rendered to learn it.
 func (t *Tree) Size(e index.Entry) (int64, error) {
 	switch e.Kind {
-	case index.KindBlob:
+	case index.KindBlob, index.KindShard:
 		return e.Size, nil
 	case index.KindEmbedPickle:
 		a, err := t.embedding(e.Ref)
@@ -103,6 +103,8 @@ func (t *Tree) render(e index.Entry) ([]byte, error) {
 		return pack.Pickle(a), nil
 	case index.KindEmbedParquet:
 		return t.renderParquet(e.Ref)
+	case index.KindShardIndex:
+		return t.renderShardIndex()
 	}
 	return nil, fmt.Errorf("entry kind %d has no rendered form", e.Kind)
 }

@@ -7,6 +7,7 @@ type VideoRecord struct {
 	Source      string  `json:"source"` // absolute path as given
 	Rel         string  `json:"rel"`    // path below the --input root
 	Fingerprint string  `json:"fingerprint"`
+	SourceMTime int64   `json:"source_mtime"` // unix seconds; shard members carry it
 	Width       int     `json:"width"`
 	Height      int     `json:"height"`
 	FrameRate   float64 `json:"framerate"`

@@ -144,3 +144,18 @@ func halfToFloat64(h uint16) float64 {
 	}
 	return sign * math.Ldexp(1024+frac, exp-25)
 }
+
+// NewArray describes raw little-endian C-order data of numpy dtype string
+// dtype ("<f4" or "<f2") and shape, checking that they agree.
+func NewArray(dtype string, shape []int, data []byte) (Array, error) {
+	a := Array{Shape: append([]int(nil), shape...), Data: data}
+	switch dtype {
+	case Float32.String():
+		a.DType = Float32
+	case Float16.String():
+		a.DType = Float16
+	default:
+		return a, fmt.Errorf("pack: unsupported dtype %q (want <f4 or <f2)", dtype)
+	}
+	return a, a.Validate()
+}

@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/clipfs/clipfs/curate"
+	clipfs "github.com/clipfs/clipfs/fs"
 	"github.com/clipfs/clipfs/index"
 )
 
@@ -29,6 +30,9 @@ func runCurate(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.BoolVar(&cfg.NoUploadClips, "no-upload-clips", false, "transcode and score clips but keep no clip media")
 	fs.BoolVar(&cfg.GeneratePreviews, "generate-previews", false, "write one WebP preview per window")
 	fs.BoolVar(&verbose, "verbose", false, "log every clip")
+	lim := index.DefaultShardLimits()
+	fs.Int64Var(&lim.TargetBytes, "shard-target-bytes", lim.TargetBytes, "seal a WebDataset shard once its members reach this many bytes")
+	fs.IntVar(&lim.MaxSamples, "shard-max-samples", lim.MaxSamples, "seal a WebDataset shard once it holds this many samples")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -45,6 +49,10 @@ func runCurate(ctx context.Context, args []string, stderr io.Writer) error {
 		return usageError{err.Error()}
 	}
 	cfg.Stride = stride
+	if lim.TargetBytes <= 0 || lim.MaxSamples <= 0 {
+		return usageError{"--shard-target-bytes and --shard-max-samples must be positive"}
+	}
+	cfg.Shards, cfg.RenderMeta = lim, clipfs.ShardMetaJSON
 	tools, err := curate.DefaultTools()
 	if err != nil {
 		return err

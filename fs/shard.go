@@ -1,0 +1,161 @@
+package fs
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"sync"
+	"syscall"
+
+	"github.com/clipfs/clipfs/index"
+	"github.com/clipfs/clipfs/pack"
+	fusefs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+)
+
+// ShardMetaJSON is a clip's metas JSON as shards carry it: clip_location is
+// relative to the tree root ("clips/<uuid>.mp4"), so that a shard's bytes do
+// not depend on where the tree is mounted or exported.
+func ShardMetaJSON(c index.ClipRecord) []byte { return pack.JSON(clipMeta(c, "")) }
+
+// Shard is one sealed shard ready to read: its tar layout and where each
+// member's bytes live. It is immutable and safe for concurrent reads.
+type Shard struct {
+	tar  *pack.Tar
+	src  shardSource
+	name string
+}
+
+type shardSource struct {
+	db      *index.DB
+	members []index.ShardMember
+}
+
+// OpenShard loads sealed shard entry e.
+func (t *Tree) OpenShard(e index.Entry) (*Shard, error) {
+	n, err := strconv.Atoi(e.Ref)
+	if err != nil {
+		return nil, fmt.Errorf("shard %s: bad reference %q", e.Name, e.Ref)
+	}
+	samples, err := t.db.ShardSamples(n)
+	if err != nil {
+		return nil, err
+	}
+	var tm []pack.TarMember
+	src := shardSource{db: t.db}
+	for _, s := range samples {
+		for _, m := range s.Members {
+			tm = append(tm, pack.TarMember{Name: s.Key + "." + m.Ext, Size: m.Size, MTime: s.MTime})
+			src.members = append(src.members, m)
+		}
+	}
+	tar, err := pack.NewTar(tm)
+	if err != nil {
+		return nil, fmt.Errorf("shard %s: %w", e.Name, err)
+	}
+	if e.Size >= 0 && tar.Size() != e.Size {
+		return nil, fmt.Errorf("shard %s: members add up to %d bytes, index says %d", e.Name, tar.Size(), e.Size)
+	}
+	return &Shard{tar: tar, src: src, name: e.Name}, nil
+}
+
+// Size is the shard's exact byte size.
+func (s *Shard) Size() int64 { return s.tar.Size() }
+
+// ReadAt fills p from offset off; anything short of full data before the
+// end is an error (a short read inside a header reads as end-of-archive to
+// Python's tarfile).
+func (s *Shard) ReadAt(p []byte, off int64) (int, error) { return s.tar.ReadAt(s.src, p, off) }
+
+// WriteTo streams the whole shard.
+func (s *Shard) WriteTo(w io.Writer) (int64, error) { return pack.WriteTar(w, s.tar, s.src) }
+
+// ReadMember copies member i's bytes: a snapshot, or the blob file.
+func (src shardSource) ReadMember(i int, p []byte, off int64) (int, error) {
+	m := src.members[i]
+	if m.Blob == "" {
+		if off+int64(len(p)) > int64(len(m.Data)) {
+			return 0, fmt.Errorf("member snapshot shorter than its size")
+		}
+		return copy(p, m.Data[off:]), nil
+	}
+	f, err := os.Open(src.db.BlobPath(m.Blob))
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	n, err := f.ReadAt(p, off)
+	if n == len(p) {
+		return n, nil
+	}
+	if err == nil || err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return n, err
+}
+
+// renderShardIndex is wds/shards.json: a wids index of the sealed shards.
+func (t *Tree) renderShardIndex() ([]byte, error) {
+	var shards []pack.WidsShard
+	err := t.db.SealedShards(func(h index.ShardHeader) error {
+		shards = append(shards, pack.WidsShard{URL: index.ShardName(h.Number), NSamples: h.Samples, FileSize: h.Size})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return pack.WidsIndex("clipfs", shards), nil
+}
+
+// shardNode is wds/shard-NNNNNN.tar: read through the page cache (wids
+// memory-maps shards), never materialised.
+type shardNode struct {
+	fusefs.Inode
+	t     *Tree
+	e     index.Entry
+	once  sync.Once
+	shard *Shard
+	err   error
+}
+
+func (n *shardNode) attr(a *fuse.Attr) syscall.Errno {
+	fileAttr(a, n.e.Size, n.e.MTime)
+	return 0
+}
+
+func (n *shardNode) Getattr(ctx context.Context, fh fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	return n.attr(&out.Attr)
+}
+
+func (n *shardNode) load() (*Shard, syscall.Errno) {
+	n.once.Do(func() { n.shard, n.err = n.t.OpenShard(n.e) })
+	if n.err != nil {
+		return nil, toErrno(n.t.log, n.e.Name, n.err)
+	}
+	return n.shard, 0
+}
+
+func (n *shardNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {
+	if _, errno := n.load(); errno != 0 {
+		return nil, 0, errno
+	}
+	return nil, fuse.FOPEN_KEEP_CACHE, 0
+}
+
+func (n *shardNode) Read(ctx context.Context, fh fusefs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	s, errno := n.load()
+	if errno != 0 {
+		return nil, errno
+	}
+	if off >= s.Size() {
+		return fuse.ReadResultData(nil), 0
+	}
+	k, err := s.ReadAt(dest[:min(int64(len(dest)), s.Size()-off)], off)
+	if err != nil && err != io.EOF {
+		n.t.log.Warn("shard read failed", "shard", n.e.Name, "offset", off, "err", err)
+		return nil, syscall.EIO
+	}
+	return fuse.ReadResultData(dest[:k]), 0
+}
