@@ -86,8 +86,14 @@ func Run(ctx context.Context, db *index.DB, tools Tools, cfg Config) (Report, er
 	}
 	wg.Wait()
 	if ctx.Err() == nil && !cfg.DryRun {
-		if _, err := db.SealOpenShard(); err != nil {
+		sealed, err := db.SealOpenShard()
+		if err != nil {
 			r.fail(err)
+		}
+		if sealed || r.report.Curated > 0 || !db.HasRootFile(index.ClipTableName) {
+			if err := WriteClipTable(ctx, db); err != nil {
+				r.fail(err)
+			}
 		}
 	}
 	if cfg.Progress != nil {

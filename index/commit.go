@@ -308,3 +308,67 @@ func getJSON(txn *badger.Txn, key []byte, v any) error {
 func Now() int64 { return time.Now().Unix() }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// ClipTableName is index.parquet at the root: one row per clip.
+const ClipTableName = "index.parquet"
+
+// PublishFile serves adopted blob b at the root as name (a derived file
+// such as index.parquet), replacing the blob served there before, which is
+// removed once the switch is committed.
+func (db *DB) PublishFile(name string, b Blob) error {
+	if db.readOnly {
+		return ErrReadOnly
+	}
+	db.writeMu.Lock()
+	defer db.writeMu.Unlock()
+	var old string
+	err := db.kv.Update(func(txn *badger.Txn) error {
+		item, err := txn.Get(entryKey("", name))
+		if err == nil {
+			err = item.Value(func(v []byte) error {
+				e, err := decodeEntry(name, v)
+				old = e.Ref
+				return err
+			})
+		}
+		if err != nil && !errors.Is(err, badger.ErrKeyNotFound) {
+			return err
+		}
+		if old != "" {
+			if err := txn.Delete(blobKey(old)); err != nil {
+				return err
+			}
+		}
+		if err := txn.Set(blobKey(b.Name), nil); err != nil {
+			return err
+		}
+		return txn.Set(entryKey("", name), encodeEntry(Entry{Kind: KindBlob, Size: b.Size, MTime: Now(), Ref: b.Name}))
+	})
+	if err != nil {
+		return fmt.Errorf("index: publish %s: %w", name, err)
+	}
+	if old != "" && old != b.Name {
+		db.DiscardBlob(old)
+	}
+	return nil
+}
+
+// Clips calls fn for every clip record, in id order.
+func (db *DB) Clips(fn func(ClipRecord) error) error {
+	return db.kv.View(func(txn *badger.Txn) error {
+		opts := badger.DefaultIteratorOptions
+		opts.Prefix = []byte("c/")
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			var c ClipRecord
+			if err := it.Item().Value(func(b []byte) error { return json.Unmarshal(b, &c) }); err != nil {
+				return fmt.Errorf("index: clip %s: %w", it.Item().Key(), err)
+			}
+			if err := fn(c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

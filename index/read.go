@@ -126,3 +126,9 @@ func (db *DB) Videos(fn func(VideoRecord) error) error {
 		return nil
 	})
 }
+
+// HasRootFile reports whether name is served at the root.
+func (db *DB) HasRootFile(name string) bool {
+	_, err := db.Lookup("", name)
+	return err == nil
+}

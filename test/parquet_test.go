@@ -2,6 +2,7 @@ package test
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -87,6 +88,55 @@ func checkParquet(t *testing.T, root string, want placed) {
 		}
 		if seen != len(clips) {
 			t.Errorf("%s parquet rows %d, want %d", prefix, seen, len(clips))
+		}
+	}
+}
+
+// checkClipTable reads index.parquet with DuckDB: one row per clip (as
+// many as metas/v0 holds), and each passed clip's (shard, shard_offset,
+// shard_size) fetches exactly its mp4 bytes with one ranged read.
+func checkClipTable(t *testing.T, root string) {
+	t.Helper()
+	dir := duckdbDir(t)
+	out, err := exec.Command("node", filepath.Join(repoRoot, "pack", "testdata", "duckdb_select.mjs"), dir,
+		filepath.Join(root, "index.parquet")).Output()
+	if err != nil {
+		t.Fatalf("duckdb index.parquet: %v", err)
+	}
+	var res struct {
+		Rows []struct {
+			ID          string  `json:"id"`
+			ClipPath    string  `json:"clip_path"`
+			Shard       *string `json:"shard"`
+			ShardOffset *string `json:"shard_offset"`
+			ShardSize   *string `json:"shard_size"`
+		} `json:"rows"`
+	}
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatal(err)
+	}
+	metas, _ := os.ReadDir(filepath.Join(root, "metas", "v0"))
+	if len(res.Rows) != len(metas) || len(metas) == 0 {
+		t.Fatalf("index.parquet has %d rows, metas/v0 %d files", len(res.Rows), len(metas))
+	}
+	for _, r := range res.Rows {
+		if r.Shard == nil {
+			t.Errorf("%s: in no shard", r.ID)
+			continue
+		}
+		var off, size int64
+		fmt.Sscan(*r.ShardOffset, &off)
+		fmt.Sscan(*r.ShardSize, &size)
+		f, err := os.Open(filepath.Join(root, *r.Shard))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := make([]byte, size)
+		_, err = f.ReadAt(got, off)
+		f.Close()
+		want, werr := os.ReadFile(filepath.Join(root, r.ClipPath))
+		if err != nil || werr != nil || !slices.Equal(got, want) {
+			t.Errorf("%s: bytes at %s+%d (%d) are not %s: %v %v", r.ID, *r.Shard, off, size, r.ClipPath, err, werr)
 		}
 	}
 }

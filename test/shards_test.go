@@ -63,6 +63,7 @@ func TestShards(t *testing.T) {
 	first := filepath.Join(wds, idx.Shardlist[0].URL)
 	checkRandomReads(t, first)
 	checkPythonTarfile(t, wds, idx)
+	checkClipTable(t, m.dir)
 
 	// More videos later: sealed shards keep every byte, new ones appear.
 	m.stop(t)
