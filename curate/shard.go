@@ -17,7 +17,7 @@ import (
 func ShardSampleOf(c index.ClipRecord, mtime int64, embeddings []index.EmbeddingRecord, renderMeta func(index.ClipRecord) []byte) index.ShardSample {
 	s := index.ShardSample{
 		Clip: c.ID, Key: c.ID.String(), MTime: mtime,
-		Order: fmt.Sprintf("%s\x00%012d", c.Source, c.StartFrame),
+		Order:   fmt.Sprintf("%s\x00%012d", c.Source, c.StartFrame),
 		Members: []index.ShardMember{{Ext: "mp4", Size: c.Media.NumBytes, Blob: c.Media.Blob}},
 	}
 	if renderMeta != nil {
