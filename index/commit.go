@@ -355,20 +355,5 @@ func (db *DB) PublishFile(name string, b Blob) error {
 
 // Clips calls fn for every clip record, in id order.
 func (db *DB) Clips(fn func(ClipRecord) error) error {
-	return db.kv.View(func(txn *badger.Txn) error {
-		opts := badger.DefaultIteratorOptions
-		opts.Prefix = []byte("c/")
-		it := txn.NewIterator(opts)
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			var c ClipRecord
-			if err := it.Item().Value(func(b []byte) error { return json.Unmarshal(b, &c) }); err != nil {
-				return fmt.Errorf("index: clip %s: %w", it.Item().Key(), err)
-			}
-			if err := fn(c); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	return scanJSON(db, "c/", fn)
 }

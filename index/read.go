@@ -109,15 +109,21 @@ func (db *DB) ReadDir(dir, after string, limit int) ([]Entry, error) {
 
 // Videos calls fn for every video record, in source order.
 func (db *DB) Videos(fn func(VideoRecord) error) error {
+	return scanJSON(db, "v/", fn)
+}
+
+// scanJSON calls fn with every JSON record under prefix, in key order,
+// inside one read transaction.
+func scanJSON[T any](db *DB, prefix string, fn func(T) error) error {
 	return db.kv.View(func(txn *badger.Txn) error {
 		opts := badger.DefaultIteratorOptions
-		opts.Prefix = []byte("v/")
+		opts.Prefix = []byte(prefix)
 		it := txn.NewIterator(opts)
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
-			var v VideoRecord
+			var v T
 			if err := it.Item().Value(func(b []byte) error { return jsonUnmarshal(b, &v) }); err != nil {
-				return fmt.Errorf("index: video %s: %w", it.Item().Key(), err)
+				return fmt.Errorf("index: %s: corrupt record: %w", it.Item().Key(), err)
 			}
 			if err := fn(v); err != nil {
 				return err

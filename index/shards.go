@@ -271,23 +271,11 @@ func (db *DB) ShardSamples(n int) ([]ShardSample, error) {
 
 // SealedShards calls fn for every sealed shard header, in order.
 func (db *DB) SealedShards(fn func(ShardHeader) error) error {
-	return db.kv.View(func(txn *badger.Txn) error {
-		opts := badger.DefaultIteratorOptions
-		opts.Prefix = []byte("S/")
-		it := txn.NewIterator(opts)
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			var h ShardHeader
-			if err := it.Item().Value(func(b []byte) error { return json.Unmarshal(b, &h) }); err != nil {
-				return err
-			}
-			if h.Sealed {
-				if err := fn(h); err != nil {
-					return err
-				}
-			}
+	return scanJSON(db, "S/", func(h ShardHeader) error {
+		if !h.Sealed {
+			return nil
 		}
-		return nil
+		return fn(h)
 	})
 }
 

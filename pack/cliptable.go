@@ -202,22 +202,8 @@ func openClipTable(b []byte) (*parquet.File, error) {
 			return nil, fmt.Errorf("pack: read clip table: no %s column %s: %w", col.kind, col.name, ErrBadClipTable)
 		}
 	}
-	dataEnd := int64(len(b)) - 8 - int64(footer)
-	for i, rg := range f.Metadata().RowGroups {
-		for j, cc := range rg.Columns {
-			m := &cc.MetaData
-			start := m.DataPageOffset
-			if m.DictionaryPageOffset > 0 && m.DictionaryPageOffset < start {
-				start = m.DictionaryPageOffset
-			}
-			end := start + m.TotalCompressedSize
-			if cc.FilePath != "" || start < 4 || m.TotalCompressedSize < 0 || end > dataEnd || end < start {
-				return nil, fmt.Errorf("pack: read clip table: row group %d column %d: chunk [%d, %d) outside the data: %w", i, j, start, end, ErrBadClipTable)
-			}
-			if err := checkChunkPages(b[start:end], m.Codec); err != nil {
-				return nil, fmt.Errorf("pack: read clip table: row group %d column %d: %w: %w", i, j, err, ErrBadClipTable)
-			}
-		}
+	if err := checkParquetPages(f, b, "clip table", ErrBadClipTable); err != nil {
+		return nil, err
 	}
 	return f, nil
 }

@@ -97,7 +97,7 @@ func ReadEmbeddingParquet(b []byte) (rows []EmbeddingRow, err error) {
 	if err := checkEmbeddingSchema(f.Schema()); err != nil {
 		return nil, err
 	}
-	if err := checkParquetPages(f, b); err != nil {
+	if err := checkParquetPages(f, b, "embedding parquet", ErrBadParquet); err != nil {
 		return nil, err
 	}
 	r := parquet.NewGenericReader[embeddingRecord](f)

@@ -37,8 +37,9 @@ func checkParquetFrame(b []byte) error {
 }
 
 // checkParquetPages walks the page headers of every column chunk and checks
-// that each page lies inside its chunk and declares plausible sizes.
-func checkParquetPages(f *parquet.File, b []byte) error {
+// that each page lies inside its chunk and declares plausible sizes. what
+// names the file kind in errors ("embedding parquet"), which wrap sentinel.
+func checkParquetPages(f *parquet.File, b []byte, what string, sentinel error) error {
 	dataEnd := int64(len(b)) - 8 - int64(binary.LittleEndian.Uint32(b[len(b)-8:]))
 	for i, rg := range f.Metadata().RowGroups {
 		for j, cc := range rg.Columns {
@@ -49,19 +50,19 @@ func checkParquetPages(f *parquet.File, b []byte) error {
 			}
 			end := start + m.TotalCompressedSize
 			if cc.FilePath != "" || start < 4 || m.TotalCompressedSize < 0 || end > dataEnd || end < start {
-				return badChunk(i, j, "column chunk [%d, %d) outside the data", start, end)
+				return badChunk(what, sentinel, i, j, "column chunk [%d, %d) outside the data", start, end)
 			}
 			if err := checkChunkPages(b[start:end], m.Codec); err != nil {
-				return badChunk(i, j, "%v", err)
+				return badChunk(what, sentinel, i, j, "%v", err)
 			}
 		}
 	}
 	return nil
 }
 
-func badChunk(rowGroup, column int, format string, args ...any) error {
-	return fmt.Errorf("pack: read embedding parquet: row group %d column %d: %s: %w",
-		rowGroup, column, fmt.Sprintf(format, args...), ErrBadParquet)
+func badChunk(what string, sentinel error, rowGroup, column int, format string, args ...any) error {
+	return fmt.Errorf("pack: read %s: row group %d column %d: %s: %w",
+		what, rowGroup, column, fmt.Sprintf(format, args...), sentinel)
 }
 
 // checkChunkPages checks the pages that make up one column chunk.
