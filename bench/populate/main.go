@@ -1,0 +1,161 @@
+// Command populate fills a clipfs database with synthetic clips through the
+// index API, for the benchmarks in bench/run.sh.
+//
+//	populate -db DIR [-n 100000] [-blobs 4] [-size 1000] [-tree DIR] [-list FILE]
+//
+// Clips are committed as curate does, one ChunkCommit of 32 clips at a time
+// (video record, chunk record, clip records), with -per-video clips per
+// source video. With -blobs K > 0, K tiny blobs are adopted and shared by all
+// clips (the index allows several records to name one blob); with -blobs 0
+// every clip gets its own blob of -size random bytes.
+//
+// -tree DIR also writes the tree a mount would show for clips/ into DIR
+// (clips/<uuid>.mp4 with the same bytes), the baseline for `ls -l`; -list FILE
+// writes the blob file of every clip, one path a line, in the order of the
+// clip names (the order of `clips/*`), the baseline for reads.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/clipfs/clipfs/index"
+	"github.com/google/uuid"
+)
+
+const perChunk = 32 // clips per chunk, as curate commits them
+
+type config struct {
+	db       string
+	n        int
+	blobs    int
+	size     int64
+	perVideo int
+	tree     string
+	list     string
+}
+
+func main() {
+	var c config
+	flag.StringVar(&c.db, "db", "", "database folder to create (must not exist or be empty)")
+	flag.IntVar(&c.n, "n", 100000, "number of clips")
+	flag.IntVar(&c.blobs, "blobs", 4, "distinct blobs shared by all clips; 0: one blob per clip")
+	flag.Int64Var(&c.size, "size", 1000, "blob size in bytes (shared blobs get size, size+1, ...)")
+	flag.IntVar(&c.perVideo, "per-video", 256, "clips per source video")
+	flag.StringVar(&c.tree, "tree", "", "also write clips/<uuid>.mp4 with the same bytes under this folder")
+	flag.StringVar(&c.list, "list", "", "write the blob path of every clip, in clip-name order, to this file")
+	flag.Parse()
+	if c.db == "" || c.n <= 0 || c.blobs < 0 || c.size <= 0 || c.perVideo <= 0 {
+		fmt.Fprintln(os.Stderr, "usage: populate -db DIR [-n N] [-blobs K] [-size BYTES] [-per-video N] [-tree DIR] [-list FILE]")
+		os.Exit(2)
+	}
+	start := time.Now()
+	if err := populate(c); err != nil {
+		fmt.Fprintln(os.Stderr, "populate:", err)
+		os.Exit(1)
+	}
+	fmt.Fprintf(os.Stderr, "populate: %d clips in %s in %.1f s\n", c.n, c.db, time.Since(start).Seconds())
+}
+
+func populate(c config) error {
+	db, err := index.Open(c.db, index.Options{Create: true})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	rng := rand.NewChaCha8([32]byte{'c', 'l', 'i', 'p', 'f', 's'})
+	var shared []index.Blob
+	for i := range c.blobs {
+		b, err := adopt(db, rng, c.size+int64(i))
+		if err != nil {
+			return err
+		}
+		shared = append(shared, b)
+	}
+	if c.tree != "" {
+		if err := os.MkdirAll(filepath.Join(c.tree, index.DirClips), 0o755); err != nil {
+			return err
+		}
+	}
+	type named struct{ clip, blob string }
+	var names []named
+	now := index.Now()
+	for v0 := 0; v0 < c.n; v0 += c.perVideo {
+		nv := min(c.perVideo, c.n-v0)
+		src := fmt.Sprintf("/videos/bench/video_%06d.mp4", v0/c.perVideo)
+		v := index.VideoRecord{Source: src, Rel: strings.TrimPrefix(src, "/videos/"), Fingerprint: "bench",
+			Width: 640, Height: 360, FrameRate: 25, NumFrames: 250 * nv, Duration: 10 * float64(nv),
+			VideoCodec: "h264", PixelFormat: "yuv420p", NumTotalClips: nv,
+			NumClipChunks: (nv + perChunk - 1) / perChunk, CuratedAt: now}
+		for i0 := 0; i0 < nv; i0 += perChunk {
+			ci := i0 / perChunk
+			ch := index.ChunkRecord{ID: uuid.NewSHA1(uuid.NameSpaceURL, fmt.Appendf(nil, "%s_%d", src, ci)), Source: src, Index: ci}
+			cc := index.ChunkCommit{Video: v}
+			for i := i0; i < min(nv, i0+perChunk); i++ {
+				b := index.Blob{}
+				if c.blobs > 0 {
+					b = shared[(v0+i)%len(shared)]
+				} else if b, err = adopt(db, rng, c.size); err != nil {
+					return err
+				}
+				clip := index.ClipRecord{ID: uuid.NewSHA1(uuid.NameSpaceURL, fmt.Appendf(nil, "%s_%d_%d", src, 250*i, 250*i+250)),
+					Source: src, Span: [2]float64{10 * float64(i), 10*float64(i) + 10}, StartFrame: 250 * i, EndFrame: 250*i + 250,
+					WidthSource: 640, HeightSource: 360, FrameRateSource: 25, Windows: []index.Window{},
+					Media: &index.ClipMedia{Blob: b.Name, Width: 640, Height: 360, FrameRate: 25, NumFrames: 250,
+						VideoCodec: "h264", NumBytes: b.Size}}
+				ch.Clips = append(ch.Clips, clip.ID)
+				ch.Stats.Passed++
+				ch.Stats.Transcoded++
+				ch.Stats.TotalClipDuration += 10
+				ch.Stats.MaxClipDuration = 10
+				cc.Clips = append(cc.Clips, clip)
+				names = append(names, named{clip.ID.String() + ".mp4", b.Name})
+			}
+			cc.Chunk = ch
+			if err := db.CommitChunk(cc); err != nil {
+				return err
+			}
+		}
+	}
+	slices.SortFunc(names, func(a, b named) int { return strings.Compare(a.clip, b.clip) })
+	if c.tree != "" {
+		data := map[string][]byte{} // blob bytes, read once each
+		for _, n := range names {
+			b, ok := data[n.blob]
+			if !ok {
+				if b, err = os.ReadFile(db.BlobPath(n.blob)); err != nil {
+					return err
+				}
+				data[n.blob] = b
+			}
+			if err := os.WriteFile(filepath.Join(c.tree, index.DirClips, n.clip), b, 0o644); err != nil {
+				return err
+			}
+		}
+	}
+	if c.list != "" {
+		var sb strings.Builder
+		for _, n := range names {
+			sb.WriteString(db.BlobPath(n.blob) + "\n")
+		}
+		return os.WriteFile(c.list, []byte(sb.String()), 0o644)
+	}
+	return nil
+}
+
+// adopt writes size random bytes to a fresh temporary file and adopts it.
+func adopt(db *index.DB, rng *rand.ChaCha8, size int64) (index.Blob, error) {
+	p := db.TempPath(".mp4")
+	data := make([]byte, size)
+	rng.Read(data)
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		return index.Blob{}, err
+	}
+	return db.AdoptBlob(p)
+}
