@@ -39,7 +39,10 @@ func (r *runner) clip(ctx context.Context, sv SourceVideo, info VideoInfo, s Spa
 		r.clipDone(sv, info, s, &res)
 		return res
 	}
-	m, err := r.tools.Probe(ctx, tmp)
+	m, err := ProbeMP4(tmp) // our own transcode: read its boxes, no ffprobe process
+	if err != nil {
+		m, err = r.tools.Probe(ctx, tmp)
+	}
 	if err != nil {
 		res.clip.Errors = append(res.clip.Errors, "probe")
 		r.clipDone(sv, info, s, &res)
