@@ -47,7 +47,8 @@ func (im *importer) planChunk(v index.VideoRecord, cb chunkBytes, srcMTime int64
 	if err == nil && rec.Index != cb.index {
 		err = fmt.Errorf("clip_chunk_index %d differs from the file name", rec.Index)
 	}
-	for _, id := range append(slices.Clone(rec.Clips), rec.Filtered...) {
+	listed := append(slices.Clone(rec.Clips), rec.Filtered...)
+	for _, id := range listed {
 		if other, ok := im.owner[id]; ok && err == nil {
 			err = fmt.Errorf("clip %s is already listed by %s", id, other)
 		}
@@ -60,11 +61,11 @@ func (im *importer) planChunk(v index.VideoRecord, cb chunkBytes, srcMTime int64
 	p := &chunkPlan{file: cb.path, srcMTime: srcMTime, srcExists: srcExists, rec: rec}
 	// A dry run records chunks whose clips have no files at all.
 	dry := rec.Stats.Transcoded == 0
-	for _, id := range append(slices.Clone(rec.Clips), rec.Filtered...) {
+	for _, id := range listed {
 		im.owner[id] = cb.path
 		dry = dry && !im.tree.has(index.DirMetas, id)
 	}
-	for i, id := range append(slices.Clone(rec.Clips), rec.Filtered...) {
+	for i, id := range listed {
 		if cp, ok := im.planClip(id, i >= len(rec.Clips), p, dry); ok {
 			p.clips = append(p.clips, cp)
 		}

@@ -43,21 +43,8 @@ func (im *importer) embeddings(p *chunkPlan) []index.EmbeddingRecord {
 		}
 	}
 	for _, prefix := range im.tree.parquets {
-		folder := index.EmbedParquetDir(prefix)
-		if !im.tree.has(folder, p.rec.ID) {
-			continue
-		}
-		path := im.tree.path(folder, p.rec.ID, ".parquet")
-		rows, err := readParquet(path, p.rec.Clips, pickles[prefix])
-		if err != nil {
-			im.fail(importErr(path, err))
-			continue
-		}
-		for _, cp := range p.clips {
-			row, ok := rows[cp.rec.ID]
-			if ok && !cp.rec.Filtered && !im.tree.has(index.EmbedDir(prefix), cp.rec.ID) {
-				byClip[cp.rec.ID] = append(byClip[cp.rec.ID], rowEmbedding(prefix, cp.rec.ID, row))
-			}
+		for _, e := range im.parquetOnly(p, prefix, pickles[prefix]) {
+			byClip[e.Clip] = append(byClip[e.Clip], e)
 		}
 	}
 	var out []index.EmbeddingRecord
@@ -65,6 +52,30 @@ func (im *importer) embeddings(p *chunkPlan) []index.EmbeddingRecord {
 		list := byClip[cp.rec.ID]
 		slices.SortFunc(list, func(a, b index.EmbeddingRecord) int { return strings.Compare(a.Prefix, b.Prefix) })
 		out = append(out, list...)
+	}
+	return out
+}
+
+// parquetOnly checks the chunk's <prefix>_embd_parquet file against the
+// pickles loaded and returns, as float32 (1, N), the vectors of passed
+// clips that have no pickle file.
+func (im *importer) parquetOnly(p *chunkPlan, prefix string, pickles map[uuid.UUID]index.Embedding) []index.EmbeddingRecord {
+	folder := index.EmbedParquetDir(prefix)
+	if !im.tree.has(folder, p.rec.ID) {
+		return nil
+	}
+	path := im.tree.path(folder, p.rec.ID, ".parquet")
+	rows, err := readParquet(path, p.rec.Clips, pickles)
+	if err != nil {
+		im.fail(importErr(path, err))
+		return nil
+	}
+	var out []index.EmbeddingRecord
+	for _, cp := range p.clips {
+		row, ok := rows[cp.rec.ID]
+		if ok && !cp.rec.Filtered && !im.tree.has(index.EmbedDir(prefix), cp.rec.ID) {
+			out = append(out, rowEmbedding(prefix, cp.rec.ID, row))
+		}
 	}
 	return out
 }

@@ -171,4 +171,3 @@ func reduce(num, den, max int64) (int64, int64, bool) {
 	num, den = num/a, den/a
 	return num, den, num <= max && den <= max
 }
-

@@ -43,9 +43,8 @@ func TestKill9ThenRerunMatchesCleanRun(t *testing.T) {
 			if out, err := exec.Command("diff", "-r", want, got).CombinedOutput(); err != nil {
 				t.Fatalf("tree after kills differs from a clean run:\n%s", out)
 			}
-			media := countFiles(t, filepath.Join(got, "clips")) + countFiles(t, filepath.Join(got, "previews"))
-			if blobs := countFiles(t, filepath.Join(db, "blobs")); blobs != media {
-				t.Errorf("%d blob files, tree serves %d media files", blobs, media)
+			if blobs, media := countFiles(t, filepath.Join(db, "blobs")), servedMedia(t, got); blobs != media {
+				t.Errorf("%d blob files, tree serves %d distinct blob-backed files", blobs, media)
 			}
 		})
 	}
@@ -148,13 +147,16 @@ func TestDryRunAndNoUploadClips(t *testing.T) {
 	}
 }
 
-// servedMedia counts the distinct mp4 contents under clips/ and inside the
-// shards of an exported tree.
+// servedMedia counts the distinct contents of the blob-backed files of an
+// exported tree: clips, previews, index.parquet, and the mp4 members of
+// its shards.
 func servedMedia(t *testing.T, root string) int {
 	t.Helper()
 	seen := map[string]bool{}
 	clips, _ := filepath.Glob(filepath.Join(root, "clips", "*.mp4"))
-	for _, c := range clips {
+	previews, _ := filepath.Glob(filepath.Join(root, "previews", "*", "*.webp"))
+	table, _ := filepath.Glob(filepath.Join(root, "index.parquet"))
+	for _, c := range append(append(clips, previews...), table...) {
 		seen[sha256File(t, c)] = true
 	}
 	shards, _ := filepath.Glob(filepath.Join(root, "wds", "*.tar"))

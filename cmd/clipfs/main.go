@@ -43,6 +43,7 @@ var commands = map[string]func(ctx context.Context, args []string, stderr io.Wri
 	"curate": runCurate,
 	"mount":  runMount,
 	"export": runExport,
+	"import": runImport,
 }
 
 const usage = `usage: clipfs COMMAND [flags]
@@ -51,6 +52,7 @@ commands:
   curate --input DIR --db DIR   curate videos (probe, split, transcode, previews) into a database
   mount  --db DIR MOUNTPOINT    serve the database read-only as NeMo Curator's ClipWriterStage tree
   export --db DIR --out DIR     write the same tree to a folder
+  import --from DIR --db DIR    ingest a ClipWriterStage output tree (NeMo Curator's or an export) into a database
 
 Run 'clipfs COMMAND -h' for a command's flags.
 `

@@ -1,0 +1,56 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/clipfs/clipfs/curate"
+	clipfs "github.com/clipfs/clipfs/fs"
+	"github.com/clipfs/clipfs/index"
+)
+
+func runImport(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := newFlags("import", "import --from DIR --db DIR [flags]", stderr)
+	var cfg curate.ImportConfig
+	var dbDir string
+	var verbose bool
+	fs.StringVar(&cfg.From, "from", "", "a ClipWriterStage output tree: NeMo Curator's output folder, or a clipfs export")
+	fs.StringVar(&dbDir, "db", "", "database folder (created if missing)")
+	fs.StringVar(&cfg.InputPath, "input-path", "", "the folder the source videos were under (NeMo's --input): check that each video's processed_videos file sits at its path below it")
+	lim := index.DefaultShardLimits()
+	fs.Int64Var(&lim.TargetBytes, "shard-target-bytes", lim.TargetBytes, "seal a WebDataset shard once its members reach this many bytes")
+	fs.IntVar(&lim.MaxSamples, "shard-max-samples", lim.MaxSamples, "seal a WebDataset shard once it holds this many samples")
+	fs.BoolVar(&verbose, "verbose", false, "log every chunk")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if cfg.From == "" || dbDir == "" {
+		return usageError{"import needs --from DIR and --db DIR"}
+	}
+	if lim.TargetBytes <= 0 || lim.MaxSamples <= 0 {
+		return usageError{"--shard-target-bytes and --shard-max-samples must be positive"}
+	}
+	cfg.Shards, cfg.RenderMeta = lim, clipfs.ShardMetaJSON
+	if err := cfg.Check(); err != nil {
+		return err // before a database is created for a wrong tree
+	}
+	log := newLogger(stderr, verbose)
+	cfg.Log = log
+	db, err := index.Open(dbDir, index.Options{Create: true, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	rep, err := curate.Import(ctx, db, cfg)
+	if err != nil && rep.Videos == 0 && len(rep.Failed) == 0 {
+		return err // nothing ran: the tree itself is wrong
+	}
+	fmt.Fprintf(stderr, "clipfs: %d videos: %d imported, %d up to date; %d chunks, %d clips, %d embeddings committed; %d files failed\n",
+		rep.Videos, rep.Imported, rep.UpToDate, rep.Chunks, rep.Clips, rep.Embeddings, len(rep.Failed))
+	if errors.Is(err, curate.ErrSomeFilesFailed) {
+		return partialError{err}
+	}
+	return err
+}
