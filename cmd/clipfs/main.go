@@ -4,6 +4,7 @@
 //	clipfs curate --input DIR --db DIR [flags]   curate videos into a database
 //	clipfs mount  --db DIR MOUNTPOINT [flags]    serve a database over FUSE
 //	clipfs export --db DIR --out DIR [flags]     write the same tree to disk
+//	clipfs import --from DIR --db DIR [flags]    ingest a ClipWriterStage tree
 //
 // Exit status: 0 success, 1 failure, 2 bad usage, 3 some inputs failed (the
 // rest was curated), 130 interrupted.
