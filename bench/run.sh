@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/run.sh [ls] [read] [curate]
+# bench/run.sh [ls] [read] [curate] [shard]
 #
 # Benchmarks clipfs against a baseline measured in the same run, and prints
 # the medians of RUNS runs of each, their ratio and a verdict per benchmark:
@@ -14,11 +14,28 @@
 #   curate  `clipfs curate --workers WORKERS` of test/make-samples.sh's
 #           videos into a fresh database, vs the same ffmpeg transcodes
 #           (bench/ffmpegcmds) run by `xargs -P WORKERS`. Target: <= 1.15x.
+#   shard   wds/shard-000000.tar of SHARD_CLIPS clips of SHARD_MIB MiB
+#           (bench/populate -shard; 1 GiB by default), read through the mount:
+#           sequential dd bs=1M cold (fresh mount, caches dropped) vs the same
+#           number of bytes from a minimal go-fuse file served from memory
+#           with clipfs's mount options (bench/fuseceiling, cold too), target
+#           >= 0.9x; the re-read on the same mount (kernel cache) vs a copy of
+#           the shard on local disk (read warm), target >= 0.4x; for context
+#           (no target) the cold read vs the local copy and vs its blob files
+#           read cold (cat), and a new mount's read with the blobs still cached vs
+#           the ceiling (clipfs's own cost without the disk's); random
+#           RAND_KIB KiB preads (bench/randread, RAND_READS reads, 1 and
+#           RAND_THREADS threads, cold and warm) vs the local copy, IOPS with
+#           no target; and the mount process's peak RSS (VmHWM) after a cold
+#           dd of a second shard of RSS_CLIPS clips (4 GiB), target < 200 MiB
+#           (RSS_CLIPS=0 skips it; skipped too when BENCH_DIR lacks the room).
 #
-# With no argument all three run. Needs root (mount, drop_caches), ffmpeg and
+# With no argument all four run. Needs root (mount, drop_caches), ffmpeg and
 # Go. Environment: RUNS (5), BENCH_DIR (/tmp; scratch goes in a fresh folder
 # inside, removed at exit), BIN (bin/clipfs, built if missing), CLIPS
-# (100000), READ_CLIPS (64), READ_MIB (16), WORKERS (nproc).
+# (100000), READ_CLIPS (64), READ_MIB (16), WORKERS (nproc), SHARD_CLIPS (64),
+# SHARD_MIB (16), RSS_CLIPS (256), RAND_READS (2000), RAND_KIB (64),
+# RAND_THREADS (8).
 set -euo pipefail
 export LC_ALL=C
 
@@ -30,17 +47,27 @@ CLIPS=${CLIPS:-100000}
 READ_CLIPS=${READ_CLIPS:-64}
 READ_MIB=${READ_MIB:-16}
 WORKERS=${WORKERS:-$(nproc)}
+SHARD_CLIPS=${SHARD_CLIPS:-64}
+SHARD_MIB=${SHARD_MIB:-16}
+RSS_CLIPS=${RSS_CLIPS:-256}
+RAND_READS=${RAND_READS:-2000}
+RAND_KIB=${RAND_KIB:-64}
+RAND_THREADS=${RAND_THREADS:-8}
 
 die() { echo "bench: $*" >&2; exit 1; }
 say() { echo "bench: $*" >&2; }
 
 benches=("$@")
-[[ ${#benches[@]} -gt 0 ]] || benches=(ls read curate)
+[[ ${#benches[@]} -gt 0 ]] || benches=(ls read curate shard)
 for b in "${benches[@]}"; do
-	case $b in ls | read | curate) ;; *) die "unknown benchmark '$b' (ls, read, curate)" ;; esac
+	case $b in ls | read | curate | shard) ;; *) die "unknown benchmark '$b' (ls, read, curate, shard)" ;; esac
 done
 [[ $EUID -eq 0 ]] || die "run as root (FUSE and tmpfs mounts, drop_caches)"
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive number"
+for v in SHARD_CLIPS SHARD_MIB RAND_READS RAND_KIB RAND_THREADS; do
+	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive number"
+done
+[[ $RSS_CLIPS =~ ^[0-9]+$ ]] || die "RSS_CLIPS must be a number (0 skips the RSS figure)"
 command -v ffmpeg >/dev/null || die "ffmpeg not found"
 
 WORK=$(mktemp -d "${BENCH_DIR:-/tmp}/clipfs-bench.XXXXXX")
@@ -98,22 +125,30 @@ drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
 mount_clipfs() {
 	local db=$1 mnt=$2
 	shift 2
+	serve "$mnt" "clipfs mount of $db" "$BIN" mount --db "$db" "$@" "$mnt"
+}
+
+# serve MNT WHAT CMD...: runs the FUSE server CMD (which mounts MNT) in the
+# background as MOUNT_PID and waits for the mount to appear.
+serve() {
+	local mnt=$1 what=$2
+	shift 2
 	mkdir -p "$mnt"
-	"$BIN" mount --db "$db" "$@" "$mnt" 2>>"$LOG" &
+	"$@" 2>>"$LOG" &
 	MOUNT_PID=$!
 	MOUNTS+=("$mnt")
 	local i
 	for ((i = 0; i < 400; i++)); do
 		mountpoint -q "$mnt" && return 0
-		kill -0 "$MOUNT_PID" 2>/dev/null || fail "clipfs mount of $db exited"
+		kill -0 "$MOUNT_PID" 2>/dev/null || fail "$what exited"
 		sleep 0.025
 	done
-	fail "clipfs mount of $db did not appear in 10 s"
+	fail "$what did not appear in 10 s"
 }
 
 unmount_clipfs() {
 	umount "$1"
-	wait "$MOUNT_PID" || fail "clipfs mount exited with status $?"
+	wait "$MOUNT_PID" || fail "the FUSE server of $1 exited with status $?"
 	MOUNT_PID=""
 }
 
@@ -143,6 +178,20 @@ build_helpers() {
 	[[ -x $BIN ]] || { say "building $BIN"; go build -o "$BIN" ./cmd/clipfs; }
 	go build -o "$WORK/bin/populate" ./bench/populate
 	go build -o "$WORK/bin/ffmpegcmds" ./bench/ffmpegcmds
+	go build -o "$WORK/bin/fuseceiling" ./bench/fuseceiling
+	go build -o "$WORK/bin/randread" ./bench/randread
+}
+
+# measured CMD...: runs CMD like timed and sets V to the last line it
+# printed (a figure the command measured itself).
+measured() {
+	local rc=0
+	"$@" >"$WORK/measured" 2>>"$LOG" &
+	CHILD=$!
+	wait "$CHILD" || rc=$?
+	CHILD=""
+	[[ $rc -eq 0 ]] || fail "'$*' exited with status $rc"
+	V=$(tail -n 1 "$WORK/measured")
 }
 
 # ---- ls: 100,000 clips, listing and stat, vs tmpfs ----
@@ -261,6 +310,145 @@ bench_curate() {
 	NOTES+=("curate: $clips clips from $videos videos; the baseline runs the same $clips transcodes (with curate's -c:a aac retry where MP4 refuses the copied audio) and no ffprobe, fsync or index commit")
 }
 
+# ---- shard: a virtual WebDataset shard through the mount ----
+RSS_LIMIT=200 # MiB, the target for the mount process's peak RSS
+
+dd_read() { dd if="$1" of=/dev/null bs=1M status=none; }
+
+# rand_read FILE THREADS: sets V to the IOPS of bench/randread on FILE.
+rand_read() {
+	measured "$WORK/bin/randread" -n "$RAND_READS" -bs $((RAND_KIB << 10)) -threads "$2" "$1"
+}
+
+# daemon_rchar: bytes the mount process read with read calls.
+daemon_rchar() { awk '$1 == "rchar:" { print $2 }' "/proc/$MOUNT_PID/io"; }
+
+# vm_hwm_mib PID: the peak resident set of PID, in MiB.
+vm_hwm_mib() { awk '$1 == "VmHWM:" { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
+
+bench_shard() {
+	local d=$WORK/shard
+	mkdir -p "$d/mnt" "$d/ceil"
+	say "shard: populating $SHARD_CLIPS clips of $SHARD_MIB MiB as one sealed shard"
+	"$WORK/bin/populate" -db "$d/db" -n "$SHARD_CLIPS" -blobs 0 -size $((SHARD_MIB << 20)) -shard \
+		-list "$d/blobs.txt" 2>>"$LOG" || fail "populate failed"
+	local blobs
+	mapfile -t blobs <"$d/blobs.txt"
+	local shard=$d/mnt/wds/shard-000000.tar ceil=$d/ceil/shard-000000.tar local=$d/local.tar size
+	mount_clipfs "$d/db" "$d/mnt"
+	[[ -f $shard ]] || fail "the mount shows no $shard"
+	size=$(stat -c %s "$shard")
+	say "shard: materialising the $size-byte shard on local disk"
+	cp "$shard" "$local" || fail "copying the shard out failed"
+	unmount_clipfs "$d/mnt"
+	((size >= 1 << 30)) || NOTES+=("shard: the shard is $size bytes, under the 1 GiB the figures ask for (SHARD_CLIPS x SHARD_MIB)")
+	local gib mib
+	gib=$(awk -v s="$size" 'BEGIN { printf "%.2f", s / 2^30 }')
+	mib=$(awk -v s="$size" 'BEGIN { printf "%.4f", s / 2^20 }')
+	mibs() { awk -v t="$T" -v m="$mib" 'BEGIN { printf "%.1f", m / t }'; }
+
+	# The RSS shard: a second database, read once per run through a fresh
+	# mount; no local copy of it is made.
+	local rss_mib=$((RSS_CLIPS * SHARD_MIB)) avail rss_db=$d/rssdb
+	if ((RSS_CLIPS > 0)); then
+		avail=$(df -Pm "$WORK" | awk 'NR == 2 { print $4 }')
+		if ((avail < rss_mib + 1024)); then
+			NOTES+=("shard: peak RSS skipped: the $rss_mib MiB shard needs $((rss_mib + 1024)) MiB free under $WORK, $avail MiB are")
+			RSS_CLIPS=0
+		else
+			say "shard: populating $RSS_CLIPS clips of $SHARD_MIB MiB for the peak RSS shard"
+			timed "$WORK/bin/populate" -db "$rss_db" -n "$RSS_CLIPS" -blobs 0 -size $((SHARD_MIB << 20)) -shard
+			NOTES+=("shard: populating the $RSS_CLIPS-clip RSS shard ($rss_mib MiB of blobs) took $(printf '%.0f' "$T") s")
+		fi
+	fi
+
+	row shard seq_cold "seq ${gib} GiB, cold / FUSE ceiling" MiB/s ge:0.9
+	row shard seq_warm "seq re-read, warm / local file" MiB/s ge:0.4
+	row shard seq_cold_l "seq, cold / local file, cold" MiB/s -
+	row shard seq_cold_b "seq, cold / cat of its blobs, cold" MiB/s -
+	row shard seq_hot "seq, new mount, blobs cached / ceil." MiB/s -
+	row shard seq_warm_c "seq re-read, warm / FUSE ceiling" MiB/s -
+	local t
+	for t in 1 "$RAND_THREADS"; do
+		row shard "r${t}_cold" "rand ${RAND_KIB}K x${t} thr, cold / local" IOPS -
+		row shard "r${t}_warm" "rand ${RAND_KIB}K x${t} thr, warm / local" IOPS -
+	done
+	((RSS_CLIPS > 0)) && row shard rss "peak RSS, dd $((rss_mib >> 10)) GiB shard / limit" MiB lt:1
+
+	: >"$d/notes"
+	shard_clipfs() {
+		local rc0 rc1
+		mount_clipfs "$d/db" "$d/mnt"
+		drop_caches
+		timed dd_read "$shard"
+		sample shard seq_cold "$(mibs)" clipfs; sample shard seq_cold_l "$(mibs)" clipfs; sample shard seq_cold_b "$(mibs)" clipfs
+		rc0=$(daemon_rchar)
+		timed dd_read "$shard"; sample shard seq_warm "$(mibs)" clipfs; sample shard seq_warm_c "$(mibs)" clipfs
+		for t in 1 "$RAND_THREADS"; do rand_read "$shard" "$t"; sample shard "r${t}_warm" "$V" clipfs; done
+		rc1=$(daemon_rchar)
+		echo "clipfs_warm_rchar $((rc1 - rc0))" >>"$d/notes"
+		echo "clipfs_hwm $(vm_hwm_mib "$MOUNT_PID")" >>"$d/notes"
+		unmount_clipfs "$d/mnt"
+		# A new mount (its page cache empty) with the blobs still cached:
+		# the mount's own cost without the disk's.
+		mount_clipfs "$d/db" "$d/mnt"
+		timed dd_read "$shard"; sample shard seq_hot "$(mibs)" clipfs
+		unmount_clipfs "$d/mnt"
+		for t in 1 "$RAND_THREADS"; do
+			mount_clipfs "$d/db" "$d/mnt"
+			drop_caches
+			rand_read "$shard" "$t"; sample shard "r${t}_cold" "$V" clipfs
+			unmount_clipfs "$d/mnt"
+		done
+	}
+	shard_ceiling() {
+		serve "$d/ceil" "bench/fuseceiling" "$WORK/bin/fuseceiling" -size "$size" -name shard-000000.tar "$d/ceil"
+		drop_caches
+		timed dd_read "$ceil"; sample shard seq_cold "$(mibs)" base; sample shard seq_hot "$(mibs)" base
+		timed dd_read "$ceil"; sample shard seq_warm_c "$(mibs)" base
+		echo "ceiling_hwm $(vm_hwm_mib "$MOUNT_PID")" >>"$d/notes"
+		unmount_clipfs "$d/ceil"
+	}
+	shard_local() {
+		drop_caches
+		timed dd_read "$local"; sample shard seq_cold_l "$(mibs)" base
+		timed dd_read "$local"; sample shard seq_warm "$(mibs)" base
+		for t in 1 "$RAND_THREADS"; do rand_read "$local" "$t"; sample shard "r${t}_warm" "$V" base; done
+		for t in 1 "$RAND_THREADS"; do
+			drop_caches
+			rand_read "$local" "$t"; sample shard "r${t}_cold" "$V" base
+		done
+		drop_caches
+		timed cat "${blobs[@]}"; sample shard seq_cold_b "$(mibs)" base # one process, not dd per file
+	}
+	shard_rss() {
+		mount_clipfs "$rss_db" "$d/mnt"
+		drop_caches
+		timed dd_read "$d/mnt/wds/shard-000000.tar"
+		sample shard rss "$(vm_hwm_mib "$MOUNT_PID")" clipfs
+		sample shard rss "$RSS_LIMIT" base
+		echo "rss_mibs $(awk -v t="$T" -v m="$(stat -c %s "$d/mnt/wds/shard-000000.tar")" 'BEGIN { printf "%.0f", m / 2^20 / t }')" >>"$d/notes"
+		unmount_clipfs "$d/mnt"
+	}
+	local r
+	for ((r = 1; r <= RUNS; r++)); do
+		# Odd runs measure clipfs first, even runs the baselines first.
+		if ((r % 2 == 1)); then
+			shard_clipfs; shard_ceiling; shard_local
+		else
+			shard_local; shard_ceiling; shard_clipfs
+		fi
+		((RSS_CLIPS > 0)) && shard_rss
+		progress shard "$r"
+	done
+	notes_max() { awk -v k="$1" '$1 == k { print $2 }' "$d/notes" | sort -g | tail -n 1; }
+	NOTES+=("shard: the mount process read up to $(notes_max clipfs_warm_rchar) bytes (rchar, FUSE requests included) during the warm re-read and warm random reads (next to nothing: served from the kernel cache)")
+	NOTES+=("shard: peak RSS after the ${gib} GiB figures: clipfs up to $(notes_max clipfs_hwm) MiB, bench/fuseceiling up to $(notes_max ceiling_hwm) MiB")
+	if ((RSS_CLIPS > 0)); then
+		NOTES+=("shard: the cold dd of the $((rss_mib >> 10)) GiB RSS shard ran at $(awk '$1 == "rss_mibs" { print $2 }' "$d/notes" | sort -g | tr '\n' ' ')MiB/s")
+	fi
+}
+
 # ---- report ----
 NOTES=()
 header() {
@@ -283,10 +471,15 @@ report() {
 		ratio=$(awk -v c="$cl" -v b="$ba" 'BEGIN { printf "%.2f", c / b }')
 		paired=$(median <(paste "$WORK/res/$b.$id.clipfs" "$WORK/res/$b.$id.base" | awk '{ print $1 / $2 }'))
 		paired=$(awk -v p="$paired" 'BEGIN { printf "%.2f", p }')
+		if [[ $target == - ]]; then # reported, not judged
+			printf '%-7s %-38s %10s %10s %6s %7s  %-8s %s\n' "$b" "$label" "$(show "$cl" "$unit")" "$(show "$ba" "$unit")" \
+				"${ratio}x" "${paired}x" "-" ""
+			continue
+		fi
 		op=${target%%:*} lim=${target#*:}
-		ok=$(awk -v r="$ratio" -v l="$lim" -v op="$op" 'BEGIN { print ((op == "le" ? r <= l : r >= l) ? "ok" : "MISS") }')
+		ok=$(awk -v r="$ratio" -v l="$lim" -v op="$op" 'BEGIN { print ((op == "le" ? r <= l : op == "lt" ? r < l : r >= l) ? "ok" : "MISS") }')
 		printf '%-7s %-38s %10s %10s %6s %7s  %-8s %s\n' "$b" "$label" "$(show "$cl" "$unit")" "$(show "$ba" "$unit")" \
-			"${ratio}x" "${paired}x" "$([[ $op == le ]] && echo '<=' || echo '>=') ${lim}x" "$ok"
+			"${ratio}x" "${paired}x" "$(case $op in le) echo '<=' ;; lt) echo '<' ;; *) echo '>=' ;; esac) ${lim}x" "$ok"
 		n=$((n + 1))
 		[[ $ok == ok ]] || misses+=("$label ${ratio}x")
 	done
@@ -294,6 +487,7 @@ report() {
 	ls) what="<= 2x tmpfs" ;;
 	read) what=">= 0.8x direct blob reads" ;;
 	curate) what="<= 1.15x the same ffmpeg commands under xargs -P $WORKERS" ;;
+	shard) what="cold >= 0.9x the FUSE ceiling, warm >= 0.4x a local file, peak RSS < $RSS_LIMIT MiB" ;;
 	esac
 	if [[ ${#misses[@]} -eq 0 ]]; then
 		VERDICTS+=("verdict $bench: meets target ($what) on $n/$n figures")
@@ -326,6 +520,7 @@ VERDICTS=()
 	printf '%s\n' "${VERDICTS[@]}"
 	if [[ ${#NOTES[@]} -gt 0 ]]; then printf '%s\n' "${NOTES[@]}"; fi
 	echo "ratio: median clipfs / median baseline (judged against the target); paired: median of the per-run ratios"
-	echo "baselines: ls = same files on tmpfs; read = dd of the blob files under DB/blobs; curate = bench/ffmpegcmds under xargs -P $WORKERS"
+	echo "baselines: ls = same files on tmpfs; read = dd of the blob files under DB/blobs; curate = bench/ffmpegcmds under xargs -P $WORKERS$([[ " ${benches[*]} " == *" shard "* ]] && echo ';')"
+	[[ " ${benches[*]} " == *" shard "* ]] && echo "  shard = bench/fuseceiling (go-fuse file served from memory, clipfs's mount options) for cold, a copy of the shard on local disk for warm and random reads, the $RSS_LIMIT MiB limit for RSS; '-': reported, no target"
 	echo "took ${elapsed} s; load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 }

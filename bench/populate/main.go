@@ -1,7 +1,7 @@
 // Command populate fills a clipfs database with synthetic clips through the
 // index API, for the benchmarks in bench/run.sh.
 //
-//	populate -db DIR [-n 100000] [-blobs 4] [-size 1000] [-tree DIR] [-list FILE]
+//	populate -db DIR [-n 100000] [-blobs 4] [-size 1000] [-tree DIR] [-list FILE] [-shard]
 //
 // Clips are committed as curate does, one ChunkCommit of 32 clips at a time
 // (video record, chunk record, clip records), with -per-video clips per
@@ -13,11 +13,19 @@
 // (clips/<uuid>.mp4 with the same bytes), the baseline for `ls -l`; -list FILE
 // writes the blob file of every clip, one path a line, in the order of the
 // clip names (the order of `clips/*`), the baseline for reads.
+//
+// -shard also adds every clip to the open WebDataset shard as curate does
+// (curate.ShardSampleOf: the mp4 blob and a json snapshot of its metas),
+// with limits that never seal it, and seals it at the end: all the clips
+// become the one shard wds/shard-000000.tar (-n 64 -blobs 0 -size 16777216
+// makes it just over 1 GiB). With -blobs > 0 the shared blobs would sit in
+// several samples, which the index does not expect; -shard needs -blobs 0.
 package main
 
 import (
 	"flag"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -25,6 +33,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clipfs/clipfs/curate"
+	clipfs "github.com/clipfs/clipfs/fs"
 	"github.com/clipfs/clipfs/index"
 	"github.com/google/uuid"
 )
@@ -39,6 +49,7 @@ type config struct {
 	perVideo int
 	tree     string
 	list     string
+	shard    bool
 }
 
 func main() {
@@ -50,9 +61,10 @@ func main() {
 	flag.IntVar(&c.perVideo, "per-video", 256, "clips per source video")
 	flag.StringVar(&c.tree, "tree", "", "also write clips/<uuid>.mp4 with the same bytes under this folder")
 	flag.StringVar(&c.list, "list", "", "write the blob path of every clip, in clip-name order, to this file")
+	flag.BoolVar(&c.shard, "shard", false, "add every clip to one WebDataset shard (mp4 + json members) and seal it; needs -blobs 0")
 	flag.Parse()
-	if c.db == "" || c.n <= 0 || c.blobs < 0 || c.size <= 0 || c.perVideo <= 0 {
-		fmt.Fprintln(os.Stderr, "usage: populate -db DIR [-n N] [-blobs K] [-size BYTES] [-per-video N] [-tree DIR] [-list FILE]")
+	if c.db == "" || c.n <= 0 || c.blobs < 0 || c.size <= 0 || c.perVideo <= 0 || (c.shard && c.blobs != 0) {
+		fmt.Fprintln(os.Stderr, "usage: populate -db DIR [-n N] [-blobs K] [-size BYTES] [-per-video N] [-tree DIR] [-list FILE] [-shard (with -blobs 0)]")
 		os.Exit(2)
 	}
 	start := time.Now()
@@ -92,11 +104,14 @@ func populate(c config) error {
 		v := index.VideoRecord{Source: src, Rel: strings.TrimPrefix(src, "/videos/"), Fingerprint: "bench",
 			Width: 640, Height: 360, FrameRate: 25, NumFrames: 250 * nv, Duration: 10 * float64(nv),
 			VideoCodec: "h264", PixelFormat: "yuv420p", NumTotalClips: nv,
-			NumClipChunks: (nv + perChunk - 1) / perChunk, CuratedAt: now}
+			NumClipChunks: (nv + perChunk - 1) / perChunk, CuratedAt: now, SourceMTime: 1700000000}
 		for i0 := 0; i0 < nv; i0 += perChunk {
 			ci := i0 / perChunk
 			ch := index.ChunkRecord{ID: uuid.NewSHA1(uuid.NameSpaceURL, fmt.Appendf(nil, "%s_%d", src, ci)), Source: src, Index: ci}
 			cc := index.ChunkCommit{Video: v}
+			if c.shard { // one shard for everything, sealed below
+				cc.Limits = index.ShardLimits{TargetBytes: math.MaxInt64, MaxSamples: math.MaxInt}
+			}
 			for i := i0; i < min(nv, i0+perChunk); i++ {
 				b := index.Blob{}
 				if c.blobs > 0 {
@@ -115,12 +130,22 @@ func populate(c config) error {
 				ch.Stats.TotalClipDuration += 10
 				ch.Stats.MaxClipDuration = 10
 				cc.Clips = append(cc.Clips, clip)
+				if c.shard {
+					cc.Samples = append(cc.Samples, curate.ShardSampleOf(clip, v.SourceMTime, nil, clipfs.ShardMetaJSON))
+				}
 				names = append(names, named{clip.ID.String() + ".mp4", b.Name})
 			}
 			cc.Chunk = ch
 			if err := db.CommitChunk(cc); err != nil {
 				return err
 			}
+		}
+	}
+	if c.shard {
+		if sealed, err := db.SealOpenShard(); err != nil {
+			return err
+		} else if !sealed {
+			return fmt.Errorf("no shard sealed")
 		}
 	}
 	slices.SortFunc(names, func(a, b named) int { return strings.Compare(a.clip, b.clip) })

@@ -1,0 +1,86 @@
+// Command randread times random reads of one file with pread, for the shard
+// benchmark in bench/run.sh, and prints the reads per second (one number).
+//
+//	randread [-n 2000] [-bs 65536] [-threads 1] [-seed 1] [-align 4096] FILE
+//
+// The -n offsets are drawn from -seed before the clock starts, uniformly in
+// [0, size-bs] and rounded down to -align, so two files of the same size
+// are read at the same offsets. -threads goroutines (each locked to its own
+// thread) share the reads; each read must return all -bs bytes.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+func main() {
+	n := flag.Int("n", 2000, "number of reads")
+	bs := flag.Int("bs", 64<<10, "bytes per read")
+	threads := flag.Int("threads", 1, "concurrent readers")
+	seed := flag.Uint64("seed", 1, "seed of the offsets")
+	align := flag.Int64("align", 4096, "offsets are multiples of this (1: any byte)")
+	flag.Parse()
+	if flag.NArg() != 1 || *n <= 0 || *bs <= 0 || *threads <= 0 || *align <= 0 {
+		fmt.Fprintln(os.Stderr, "usage: randread [-n N] [-bs BYTES] [-threads T] [-seed S] [-align A] FILE")
+		os.Exit(2)
+	}
+	f, err := os.Open(flag.Arg(0))
+	if err != nil {
+		fail(err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		fail(err)
+	}
+	if st.Size() < int64(*bs) {
+		fail(fmt.Errorf("%s: %d bytes, less than one read of %d", f.Name(), st.Size(), *bs))
+	}
+	rng := rand.New(rand.NewPCG(*seed, 0x636c6970))
+	offs := make([]int64, *n)
+	for i := range offs {
+		offs[i] = rng.Int64N(st.Size()-int64(*bs)+1) / *align * *align
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, *threads)
+	start := time.Now()
+	for range *threads {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			runtime.LockOSThread()
+			buf := make([]byte, *bs)
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(len(offs)) {
+					return
+				}
+				k, err := f.ReadAt(buf, offs[i])
+				if k != len(buf) {
+					errs <- fmt.Errorf("read at %d: %d of %d bytes: %v", offs[i], k, len(buf), err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start)
+	close(errs)
+	if err := <-errs; err != nil {
+		fail(err)
+	}
+	fmt.Printf("%.1f\n", float64(*n)/el.Seconds())
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "randread:", err)
+	os.Exit(1)
+}
