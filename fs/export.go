@@ -101,6 +101,7 @@ func (x *exporter) shard(e index.Entry, dst string) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
+	defer s.Close()
 	out, err := os.Create(dst)
 	if err != nil {
 		return 0, err

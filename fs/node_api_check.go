@@ -25,6 +25,7 @@ var (
 	_ = (fusefs.NodeGetattrer)((*shardNode)(nil))
 	_ = (fusefs.NodeOpener)((*shardNode)(nil))
 	_ = (fusefs.NodeReader)((*shardNode)(nil))
+	_ = (fusefs.NodeOnForgetter)((*shardNode)(nil))
 
 	_ = (fusefs.NodeGetattrer)((*renderedNode)(nil))
 	_ = (fusefs.NodeOpener)((*renderedNode)(nil))

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"sync"
 	"syscall"
@@ -31,7 +30,12 @@ type Shard struct {
 type shardSource struct {
 	db      *index.DB
 	members []index.ShardMember
+	files   *fileCache
 }
+
+// openBlobsPerShard is how many blob files a shard keeps open: enough for
+// readahead and a few concurrent readers, few enough for thousands of shards.
+const openBlobsPerShard = 8
 
 // OpenShard loads sealed shard entry e.
 func (t *Tree) OpenShard(e index.Entry) (*Shard, error) {
@@ -44,7 +48,7 @@ func (t *Tree) OpenShard(e index.Entry) (*Shard, error) {
 		return nil, err
 	}
 	var tm []pack.TarMember
-	src := shardSource{db: t.db}
+	src := shardSource{db: t.db, files: newFileCache(openBlobsPerShard)}
 	for _, s := range samples {
 		for _, m := range s.Members {
 			tm = append(tm, pack.TarMember{Name: s.Key + "." + m.Ext, Size: m.Size, MTime: s.MTime})
@@ -69,6 +73,9 @@ func (s *Shard) Size() int64 { return s.tar.Size() }
 // Python's tarfile).
 func (s *Shard) ReadAt(p []byte, off int64) (int, error) { return s.tar.ReadAt(s.src, p, off) }
 
+// Close closes the blob files the shard keeps open.
+func (s *Shard) Close() { s.src.files.close() }
+
 // WriteTo streams the whole shard.
 func (s *Shard) WriteTo(w io.Writer) (int64, error) { return pack.WriteTar(w, s.tar, s.src) }
 
@@ -81,12 +88,12 @@ func (src shardSource) ReadMember(i int, p []byte, off int64) (int, error) {
 		}
 		return copy(p, m.Data[off:]), nil
 	}
-	f, err := os.Open(src.db.BlobPath(m.Blob))
+	cf, err := src.files.get(src.db.BlobPath(m.Blob))
 	if err != nil {
 		return 0, err
 	}
-	defer f.Close()
-	n, err := f.ReadAt(p, off)
+	defer src.files.put(cf)
+	n, err := cf.f.ReadAt(p, off)
 	if n == len(p) {
 		return n, nil
 	}
@@ -135,6 +142,14 @@ func (n *shardNode) load() (*Shard, syscall.Errno) {
 		return nil, toErrno(n.t.log, n.e.Name, n.err)
 	}
 	return n.shard, 0
+}
+
+// OnForget closes the shard's open blob files once the kernel forgets it.
+func (n *shardNode) OnForget() {
+	n.once.Do(func() {}) // orders this after a load in flight; none can follow
+	if n.shard != nil {
+		n.shard.Close()
+	}
 }
 
 func (n *shardNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {

@@ -33,6 +33,12 @@ echo
 echo "== reading $clip through the mount"
 ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=codec_name,width,height,nb_read_frames -of default=nw=1 "$clip"
 cp "$clip" "$demo/copied.mp4" && cmp "$clip" "$demo/copied.mp4" && echo "cp: $(stat -c %s "$demo/copied.mp4") bytes, identical"
+shard=$(find "$mnt/wds" -name '*.tar' | sort | head -1)
+echo
+echo "== reading $shard (a WebDataset shard generated on read)"
+tar -tvf "$shard" | head -4
+echo "... $(tar -tf "$shard" | wc -l) members, $(stat -c %s "$shard") bytes; wds/shards.json:"
+cat "$mnt/wds/shards.json"; echo
 echo
 echo "== writes are refused"
 touch "$mnt/clips/new.mp4" 2>&1 || true
