@@ -113,15 +113,9 @@ func (c *Config) normalise() error {
 	if c.Input == "" {
 		return errors.New("no input folder given (--input DIR)")
 	}
-	abs, err := filepath.Abs(c.Input)
+	abs, err := absFolder("input", c.Input)
 	if err != nil {
-		return fmt.Errorf("input %s: %w", c.Input, err)
-	}
-	st, err := os.Stat(abs)
-	if err != nil {
-		return fmt.Errorf("input %s: %w", abs, errors.Unwrap(err))
-	} else if !st.IsDir() {
-		return fmt.Errorf("input %s is not a folder", abs)
+		return err
 	}
 	c.Input = abs
 	if c.Stride == (StrideParams{}) {
@@ -140,6 +134,22 @@ func (c *Config) normalise() error {
 		c.Log = slog.New(slog.DiscardHandler)
 	}
 	return nil
+}
+
+// absFolder makes path absolute and checks that it is an existing folder;
+// what names it in the error ("input").
+func absFolder(what, path string) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", fmt.Errorf("%s %s: %w", what, path, err)
+	}
+	st, err := os.Stat(abs)
+	if err != nil {
+		return "", fmt.Errorf("%s %s: %w", what, abs, errors.Unwrap(err))
+	} else if !st.IsDir() {
+		return "", fmt.Errorf("%s %s is not a folder", what, abs)
+	}
+	return abs, nil
 }
 
 // settings is the part of the configuration that changes what is curated:

@@ -127,15 +127,9 @@ func (c *ImportConfig) Check() error {
 	if c.From == "" {
 		return errors.New("no tree to import given (--from DIR)")
 	}
-	abs, err := filepath.Abs(c.From)
+	abs, err := absFolder("import", c.From)
 	if err != nil {
-		return fmt.Errorf("import %s: %w", c.From, err)
-	}
-	st, err := os.Stat(abs)
-	if err != nil {
-		return fmt.Errorf("import %s: %w", abs, errors.Unwrap(err))
-	} else if !st.IsDir() {
-		return fmt.Errorf("import %s is not a folder", abs)
+		return err
 	}
 	if st, err := os.Stat(filepath.Join(abs, index.DirVideos)); err != nil || !st.IsDir() {
 		return fmt.Errorf("import %s: not a ClipWriterStage output tree (no %s folder)", abs, index.DirVideos)
