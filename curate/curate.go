@@ -90,6 +90,9 @@ func Run(ctx context.Context, db *index.DB, tools Tools, cfg Config) (Report, er
 		if err != nil {
 			r.fail(err)
 		}
+		if err := FillShardMD5s(ctx, db); err != nil {
+			r.fail(err)
+		}
 		if sealed || r.report.Curated > 0 || !db.HasRootFile(index.ClipTableName) {
 			if err := WriteClipTable(ctx, db); err != nil {
 				r.fail(err)

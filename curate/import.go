@@ -104,6 +104,9 @@ func Import(ctx context.Context, db *index.DB, cfg ImportConfig) (ImportReport, 
 		if err != nil {
 			im.fail(err)
 		}
+		if err := FillShardMD5s(ctx, db); err != nil {
+			im.fail(err)
+		}
 		if sealed || im.report.Imported > 0 || !db.HasRootFile(index.ClipTableName) {
 			if err := WriteClipTable(ctx, db); err != nil {
 				im.fail(err)

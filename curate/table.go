@@ -3,6 +3,8 @@ package curate
 import (
 	"bufio"
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"fmt"
 	"os"
 
@@ -117,4 +119,54 @@ func clipRow(c index.ClipRecord, spot shardSpot) pack.ClipRow {
 		r.Shard, r.ShardOffset, r.ShardSize = &spot.shard, &spot.offset, &spot.size
 	}
 	return r
+}
+
+// FillShardMD5s hashes every sealed shard whose md5 is not known yet (those
+// sealed in this run, or in a run killed before it hashed them) and records
+// it for wds/shards.json. Each shard is read once, streamed.
+func FillShardMD5s(ctx context.Context, db *index.DB) error {
+	var todo []int
+	err := db.SealedShards(func(h index.ShardHeader) error {
+		if h.MD5 == "" {
+			todo = append(todo, h.Number)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, n := range todo {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		sum, err := shardMD5(db, n)
+		if err != nil {
+			return fmt.Errorf("shard %s: md5: %w", index.ShardName(n), err)
+		}
+		if err := db.SetShardMD5(n, sum); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func shardMD5(db *index.DB, n int) (string, error) {
+	src, err := db.OpenShardContent(n)
+	if err != nil {
+		return "", err
+	}
+	defer src.Close()
+	members := make([]pack.TarMember, len(src.Files))
+	for i, f := range src.Files {
+		members[i] = pack.TarMember{Name: f.Name, Size: f.Size, MTime: f.MTime}
+	}
+	t, err := pack.NewTar(members)
+	if err != nil {
+		return "", err
+	}
+	h := md5.New()
+	if _, err := pack.WriteTar(h, t, src); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }

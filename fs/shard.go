@@ -19,23 +19,13 @@ import (
 // not depend on where the tree is mounted or exported.
 func ShardMetaJSON(c index.ClipRecord) []byte { return pack.JSON(clipMeta(c, "")) }
 
-// Shard is one sealed shard ready to read: its tar layout and where each
-// member's bytes live. It is immutable and safe for concurrent reads.
+// Shard is one sealed shard ready to read: its tar layout over the
+// index's member content. It is immutable and safe for concurrent reads.
 type Shard struct {
 	tar  *pack.Tar
-	src  shardSource
+	src  *index.ShardContent
 	name string
 }
-
-type shardSource struct {
-	db      *index.DB
-	members []index.ShardMember
-	files   *fileCache
-}
-
-// openBlobsPerShard is how many blob files a shard keeps open: enough for
-// readahead and a few concurrent readers, few enough for thousands of shards.
-const openBlobsPerShard = 8
 
 // OpenShard loads sealed shard entry e.
 func (t *Tree) OpenShard(e index.Entry) (*Shard, error) {
@@ -43,19 +33,11 @@ func (t *Tree) OpenShard(e index.Entry) (*Shard, error) {
 	if err != nil {
 		return nil, fmt.Errorf("shard %s: bad reference %q", e.Name, e.Ref)
 	}
-	samples, err := t.db.ShardSamples(n)
+	src, err := t.db.OpenShardContent(n)
 	if err != nil {
 		return nil, err
 	}
-	var tm []pack.TarMember
-	src := shardSource{db: t.db, files: newFileCache(openBlobsPerShard)}
-	for _, s := range samples {
-		for _, m := range s.Members {
-			tm = append(tm, pack.TarMember{Name: s.Key + "." + m.Ext, Size: m.Size, MTime: s.MTime})
-			src.members = append(src.members, m)
-		}
-	}
-	tar, err := pack.NewTar(tm)
+	tar, err := pack.NewTar(tarMembers(src.Files))
 	if err != nil {
 		return nil, fmt.Errorf("shard %s: %w", e.Name, err)
 	}
@@ -63,6 +45,14 @@ func (t *Tree) OpenShard(e index.Entry) (*Shard, error) {
 		return nil, fmt.Errorf("shard %s: members add up to %d bytes, index says %d", e.Name, tar.Size(), e.Size)
 	}
 	return &Shard{tar: tar, src: src, name: e.Name}, nil
+}
+
+func tarMembers(files []index.ShardFile) []pack.TarMember {
+	tm := make([]pack.TarMember, len(files))
+	for i, f := range files {
+		tm[i] = pack.TarMember{Name: f.Name, Size: f.Size, MTime: f.MTime}
+	}
+	return tm
 }
 
 // Size is the shard's exact byte size.
@@ -74,40 +64,16 @@ func (s *Shard) Size() int64 { return s.tar.Size() }
 func (s *Shard) ReadAt(p []byte, off int64) (int, error) { return s.tar.ReadAt(s.src, p, off) }
 
 // Close closes the blob files the shard keeps open.
-func (s *Shard) Close() { s.src.files.close() }
+func (s *Shard) Close() { s.src.Close() }
 
 // WriteTo streams the whole shard.
 func (s *Shard) WriteTo(w io.Writer) (int64, error) { return pack.WriteTar(w, s.tar, s.src) }
-
-// ReadMember copies member i's bytes: a snapshot, or the blob file.
-func (src shardSource) ReadMember(i int, p []byte, off int64) (int, error) {
-	m := src.members[i]
-	if m.Blob == "" {
-		if off+int64(len(p)) > int64(len(m.Data)) {
-			return 0, fmt.Errorf("member snapshot shorter than its size")
-		}
-		return copy(p, m.Data[off:]), nil
-	}
-	cf, err := src.files.get(src.db.BlobPath(m.Blob))
-	if err != nil {
-		return 0, err
-	}
-	defer src.files.put(cf)
-	n, err := cf.f.ReadAt(p, off)
-	if n == len(p) {
-		return n, nil
-	}
-	if err == nil || err == io.EOF {
-		err = io.ErrUnexpectedEOF
-	}
-	return n, err
-}
 
 // renderShardIndex is wds/shards.json: a wids index of the sealed shards.
 func (t *Tree) renderShardIndex() ([]byte, error) {
 	var shards []pack.WidsShard
 	err := t.db.SealedShards(func(h index.ShardHeader) error {
-		shards = append(shards, pack.WidsShard{URL: index.ShardName(h.Number), NSamples: h.Samples, FileSize: h.Size})
+		shards = append(shards, pack.WidsShard{URL: index.ShardName(h.Number), NSamples: h.Samples, FileSize: h.Size, MD5: h.MD5})
 		return nil
 	})
 	if err != nil {

@@ -62,6 +62,8 @@ type ShardHeader struct {
 	SealedAt  int64 `json:"sealed_at,omitempty"`
 	// Seqs lists the samples' sequence numbers in served order, once sealed.
 	Seqs []int `json:"seqs,omitempty"`
+	// MD5 is the hex md5 of the shard's bytes, filled in after sealing.
+	MD5 string `json:"md5,omitempty"`
 }
 
 func shardKey(n int) []byte                 { return fmt.Appendf(nil, "S/%06d", n) }
@@ -228,6 +230,30 @@ func (db *DB) SealOpenShard() (bool, error) {
 		return false, fmt.Errorf("index: seal shard: %w", err)
 	}
 	return sealed, nil
+}
+
+// SetShardMD5 records the md5 of sealed shard n's bytes (for wids).
+func (db *DB) SetShardMD5(n int, md5 string) error {
+	if db.readOnly {
+		return ErrReadOnly
+	}
+	db.writeMu.Lock()
+	defer db.writeMu.Unlock()
+	err := db.kv.Update(func(txn *badger.Txn) error {
+		var h ShardHeader
+		if err := getJSON(txn, shardKey(n), &h); err != nil {
+			return err
+		}
+		if !h.Sealed {
+			return errors.New("shard is not sealed")
+		}
+		h.MD5 = md5
+		return setJSON(txn, shardKey(n), h)
+	})
+	if err != nil {
+		return fmt.Errorf("index: shard %s: %w", ShardName(n), err)
+	}
+	return nil
 }
 
 // Shard returns shard n's header.

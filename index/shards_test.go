@@ -148,3 +148,17 @@ func TestSealOrdersSamplesCanonically(t *testing.T) {
 		}
 	}
 }
+
+func TestSetShardMD5OnlyOnSealedShards(t *testing.T) {
+	db := openTemp(t)
+	commitWithSamples(t, db, "/in/a.mp4", "fp", 4, ShardLimits{MaxSamples: 2})
+	if err := db.SetShardMD5(1, "abc"); err == nil {
+		t.Error("md5 set on the open shard")
+	}
+	if err := db.SetShardMD5(0, "0123"); err != nil {
+		t.Fatal(err)
+	}
+	if h, _ := db.Shard(0); h.MD5 != "0123" || !h.Sealed {
+		t.Errorf("header %+v", h)
+	}
+}

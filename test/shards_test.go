@@ -3,6 +3,7 @@ package test
 import (
 	"archive/tar"
 	"bytes"
+	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -24,6 +25,7 @@ type widsIndex struct {
 		URL      string `json:"url"`
 		NSamples int    `json:"nsamples"`
 		FileSize int64  `json:"filesize"`
+		MD5      string `json:"md5sum"`
 	} `json:"shardlist"`
 }
 
@@ -56,6 +58,9 @@ func TestShards(t *testing.T) {
 		}
 		total += n
 		hashes[s.URL] = sha256File(t, path)
+		if got := md5File(t, path); s.MD5 != got {
+			t.Errorf("%s: md5sum %q in shards.json, the bytes hash to %s", s.URL, s.MD5, got)
+		}
 	}
 	if total != len(clips) {
 		t.Errorf("shards hold %d samples, clips/ has %d passed clips", total, len(clips))
@@ -84,6 +89,20 @@ func TestShards(t *testing.T) {
 			t.Errorf("sealed %s changed after more curation", url)
 		}
 	}
+}
+
+func md5File(t *testing.T, path string) string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h := md5.New()
+	if _, err := io.Copy(h, f); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 func sha256File(t *testing.T, path string) string {

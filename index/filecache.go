@@ -1,4 +1,4 @@
-package fs
+package index
 
 import (
 	"os"
