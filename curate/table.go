@@ -64,35 +64,33 @@ func WriteClipTable(ctx context.Context, db *index.DB) error {
 func shardSpots(db *index.DB) (map[uuid.UUID]shardSpot, error) {
 	spots := map[uuid.UUID]shardSpot{}
 	err := db.SealedShards(func(h index.ShardHeader) error {
-		samples, err := db.ShardSamples(h.Number)
+		src, err := db.OpenShardContent(h.Number)
 		if err != nil {
 			return err
 		}
-		var members []pack.TarMember
-		type pos struct {
-			clip   uuid.UUID
-			member int
-		}
-		var mp4s []pos
-		for _, s := range samples {
-			for _, m := range s.Members {
-				if m.Ext == "mp4" {
-					mp4s = append(mp4s, pos{s.Clip, len(members)})
-				}
-				members = append(members, pack.TarMember{Name: s.Key + "." + m.Ext, Size: m.Size, MTime: s.MTime})
-			}
-		}
-		t, err := pack.NewTar(members)
+		defer src.Close()
+		t, err := shardTar(src.Files)
 		if err != nil {
 			return fmt.Errorf("shard %d: %w", h.Number, err)
 		}
 		name := index.DirShards + "/" + index.ShardName(h.Number)
-		for _, p := range mp4s {
-			spots[p.clip] = shardSpot{shard: name, offset: t.DataOffset(p.member), size: members[p.member].Size}
+		for i, f := range src.Files {
+			if f.Ext == "mp4" {
+				spots[f.Clip] = shardSpot{shard: name, offset: t.DataOffset(i), size: f.Size}
+			}
 		}
 		return nil
 	})
 	return spots, err
+}
+
+// shardTar is the tar layout of a shard's member files.
+func shardTar(files []index.ShardFile) (*pack.Tar, error) {
+	members := make([]pack.TarMember, len(files))
+	for i, f := range files {
+		members[i] = pack.TarMember{Name: f.Name, Size: f.Size, MTime: f.MTime}
+	}
+	return pack.NewTar(members)
 }
 
 func clipRow(c index.ClipRecord, spot shardSpot) pack.ClipRow {
@@ -156,11 +154,7 @@ func shardMD5(db *index.DB, n int) (string, error) {
 		return "", err
 	}
 	defer src.Close()
-	members := make([]pack.TarMember, len(src.Files))
-	for i, f := range src.Files {
-		members[i] = pack.TarMember{Name: f.Name, Size: f.Size, MTime: f.MTime}
-	}
-	t, err := pack.NewTar(members)
+	t, err := shardTar(src.Files)
 	if err != nil {
 		return "", err
 	}

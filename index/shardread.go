@@ -4,11 +4,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/google/uuid"
 )
 
 // ShardFile is one member of a shard as its tar lists it.
 type ShardFile struct {
 	Name  string // <key>.<ext>
+	Ext   string
+	Clip  uuid.UUID // the sample's clip
 	Size  int64
 	MTime int64
 }
@@ -36,7 +40,7 @@ func (db *DB) OpenShardContent(n int) (*ShardContent, error) {
 	c := &ShardContent{db: db, files: newFileCache(openBlobsPerShard)}
 	for _, s := range samples {
 		for _, m := range s.Members {
-			c.Files = append(c.Files, ShardFile{Name: s.Key + "." + m.Ext, Size: m.Size, MTime: s.MTime})
+			c.Files = append(c.Files, ShardFile{Name: s.Key + "." + m.Ext, Ext: m.Ext, Clip: s.Clip, Size: m.Size, MTime: s.MTime})
 			c.members = append(c.members, m)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"hash"
 	"io"
 	"math/rand"
 	"os"
@@ -91,28 +92,17 @@ func TestShards(t *testing.T) {
 	}
 }
 
-func md5File(t *testing.T, path string) string {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	h := md5.New()
-	if _, err := io.Copy(h, f); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	return hex.EncodeToString(h.Sum(nil))
-}
+func md5File(t *testing.T, path string) string    { t.Helper(); return hashFile(t, path, md5.New()) }
+func sha256File(t *testing.T, path string) string { t.Helper(); return hashFile(t, path, sha256.New()) }
 
-func sha256File(t *testing.T, path string) string {
+// hashFile streams path through h and returns the hex digest.
+func hashFile(t *testing.T, path string, h hash.Hash) string {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	h := sha256.New()
 	if _, err := io.Copy(h, f); err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
