@@ -19,24 +19,24 @@ echo "== the mounted tree (first entries of each folder)"
 done)
 echo
 echo "== ls -l $mnt/clips | head -5"
-ls -l "$mnt/clips" | head -5
-meta=$(find "$mnt/metas/v0" -name '*.json' | sort | head -1)
+ls -l "$mnt/clips" | sed -n 1,5p
+meta=$(find "$mnt/metas/v0" -name '*.json' | sort | sed -n 1p)
 echo
 echo "== $meta"
 cat "$meta"; echo
-video=$(find "$mnt/processed_videos" -name '*.json' | sort | head -1)
+video=$(find "$mnt/processed_videos" -name '*.json' | sort | sed -n 1p)
 echo
 echo "== $video"
 cat "$video"; echo
-clip=$(find "$mnt/clips" -name '*.mp4' | sort | head -1)
+clip=$(find "$mnt/clips" -name '*.mp4' | sort | sed -n 1p)
 echo
 echo "== reading $clip through the mount"
 ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=codec_name,width,height,nb_read_frames -of default=nw=1 "$clip"
 cp "$clip" "$demo/copied.mp4" && cmp "$clip" "$demo/copied.mp4" && echo "cp: $(stat -c %s "$demo/copied.mp4") bytes, identical"
-shard=$(find "$mnt/wds" -name '*.tar' | sort | head -1)
+shard=$(find "$mnt/wds" -name '*.tar' | sort | sed -n 1p)
 echo
 echo "== reading $shard (a WebDataset shard generated on read)"
-tar -tvf "$shard" | head -4
+tar -tvf "$shard" | sed -n 1,4p
 echo "... $(tar -tf "$shard" | wc -l) members, $(stat -c %s "$shard") bytes; wds/shards.json:"
 cat "$mnt/wds/shards.json"; echo
 echo
