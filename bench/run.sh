@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/run.sh [ls] [read] [curate] [shard]
+# bench/run.sh [ls] [read] [curate] [shard] [scene] [motion]
 #
 # Benchmarks clipfs against a baseline measured in the same run, and prints
 # the medians of RUNS runs of each, their ratio and a verdict per benchmark:
@@ -29,8 +29,17 @@
 #           no target; and the mount process's peak RSS (VmHWM) after a cold
 #           dd of a second shard of RSS_CLIPS clips (4 GiB), target < 200 MiB
 #           (RSS_CLIPS=0 skips it; skipped too when BENCH_DIR lacks the room).
+#   scene   scene detection (curate.DetectCuts: ffmpeg decodes at 256 pixels
+#           wide, Go scores HSV changes) of a 20 s 1280x720 30 fps video of
+#           six shots, vs the same ffmpeg decode with the frames read and
+#           dropped (Go benchmarks BenchmarkSceneDetect / SceneDecodeOnly).
+#           Target: <= 1.2x.
+#   motion  motion score (libavcodec decode with motion vectors, sampling,
+#           NeMo's score) of a 20 s 1280x720 30 fps clip, vs decoding the
+#           whole clip alone (Go benchmarks BenchmarkMotionDecode /
+#           DecodeOnly), in seconds per minute of clip; reported, no target.
 #
-# With no argument all four run. Needs root (mount, drop_caches), ffmpeg and
+# With no argument all six run. Needs root (mount, drop_caches), ffmpeg and
 # Go. Environment: RUNS (5), BENCH_DIR (/tmp; scratch goes in a fresh folder
 # inside, removed at exit), BIN (bin/clipfs, built if missing), CLIPS
 # (100000), READ_CLIPS (64), READ_MIB (16), WORKERS (nproc), SHARD_CLIPS (64),
@@ -58,9 +67,9 @@ die() { echo "bench: $*" >&2; exit 1; }
 say() { echo "bench: $*" >&2; }
 
 benches=("$@")
-[[ ${#benches[@]} -gt 0 ]] || benches=(ls read curate shard)
+[[ ${#benches[@]} -gt 0 ]] || benches=(ls read curate shard scene motion)
 for b in "${benches[@]}"; do
-	case $b in ls | read | curate | shard) ;; *) die "unknown benchmark '$b' (ls, read, curate, shard)" ;; esac
+	case $b in ls | read | curate | shard | scene | motion) ;; *) die "unknown benchmark '$b' (ls, read, curate, shard, scene, motion)" ;; esac
 done
 [[ $EUID -eq 0 ]] || die "run as root (FUSE and tmpfs mounts, drop_caches)"
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive number"
@@ -310,6 +319,47 @@ bench_curate() {
 	NOTES+=("curate: $clips clips from $videos videos; the baseline runs the same $clips transcodes (with curate's -c:a aac retry where MP4 refuses the copied audio) and no ffprobe, fsync or index commit")
 }
 
+# gobench PKG REGEX: runs the Go benchmarks matching REGEX in PKG once each
+# (3 iterations) and prints "Name seconds/op" lines.
+gobench() {
+	go test -run '^$' -bench "$2" -benchtime=3x -count=1 "$1" 2>>"$LOG" |
+		awk '/^Benchmark/ { n = $1; sub(/-[0-9]+$/, "", n); for (i = 3; i <= NF; i++) if ($i == "ns/op") print n, $(i - 1) / 1e9 }'
+}
+
+# gopair BENCH ROW PKG CLIPFS BASE [SCALE]: one run of two Go benchmarks,
+# sampled as clipfs and baseline (seconds per op times SCALE).
+gopair() {
+	local out
+	out=$(gobench "$3" "^(Benchmark$4|Benchmark$5)\$") || fail "go test -bench in $3 failed"
+	local c b
+	c=$(awk -v n="Benchmark$4" -v k="${6:-1}" '$1 == n { print $2 * k }' <<<"$out")
+	b=$(awk -v n="Benchmark$5" -v k="${6:-1}" '$1 == n { print $2 * k }' <<<"$out")
+	[[ -n $c && -n $b ]] || fail "benchmarks $4/$5 printed no figures: $out"
+	sample "$1" "$2" "$c" clipfs
+	sample "$1" "$2" "$b" base
+}
+
+# ---- scene: scene detection vs decoding at the same resolution ----
+bench_scene() {
+	row scene wall "scene detection, 20 s 1280x720" s le:1.20
+	local r
+	for ((r = 1; r <= RUNS; r++)); do
+		gopair scene wall ./curate/ SceneDetect SceneDecodeOnly
+		progress scene "$r"
+	done
+}
+
+# ---- motion: motion score vs decoding the clip ----
+bench_motion() {
+	row motion wall "motion score, s per min of clip" s -
+	local r
+	for ((r = 1; r <= RUNS; r++)); do
+		gopair motion wall ./curate/motion/ MotionDecode DecodeOnly 3 # a 20 s clip: x3 per minute
+		progress motion "$r"
+	done
+	NOTES+=("motion: NeMo samples ~2 fps and stops after max(10, whole seconds) frames with vectors, so it decodes about half of a clip; the baseline decodes all of it")
+}
+
 # ---- shard: a virtual WebDataset shard through the mount ----
 RSS_LIMIT=200 # MiB, the target for the mount process's peak RSS
 
@@ -488,6 +538,8 @@ report() {
 	read) what=">= 0.8x direct blob reads" ;;
 	curate) what="<= 1.15x the same ffmpeg commands under xargs -P $WORKERS" ;;
 	shard) what="cold >= 0.9x the FUSE ceiling, warm >= 0.4x a local file, peak RSS < $RSS_LIMIT MiB" ;;
+	scene) what="<= 1.2x decoding alone at the detection resolution" ;;
+	motion) what="reported" ;;
 	esac
 	if [[ ${#misses[@]} -eq 0 ]]; then
 		VERDICTS+=("verdict $bench: meets target ($what) on $n/$n figures")
@@ -521,6 +573,7 @@ VERDICTS=()
 	if [[ ${#NOTES[@]} -gt 0 ]]; then printf '%s\n' "${NOTES[@]}"; fi
 	echo "ratio: median clipfs / median baseline (judged against the target); paired: median of the per-run ratios"
 	echo "baselines: ls = same files on tmpfs; read = dd of the blob files under DB/blobs; curate = bench/ffmpegcmds under xargs -P $WORKERS$([[ " ${benches[*]} " == *" shard "* ]] && echo ';')"
+	[[ " ${benches[*]} " == *" scene "* ]] && echo "  scene = the same ffmpeg decode, frames read and dropped; motion = libavcodec decoding the whole clip, no vectors"
 	[[ " ${benches[*]} " == *" shard "* ]] && echo "  shard = bench/fuseceiling (go-fuse file served from memory, clipfs's mount options) for cold, a copy of the shard on local disk for warm and random reads, the $RSS_LIMIT MiB limit for RSS; '-': reported, no target"
 	echo "took ${elapsed} s; load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 }

@@ -4,18 +4,28 @@ import (
 	"context"
 	"os"
 
+	"github.com/clipfs/clipfs/curate/motion"
 	"github.com/clipfs/clipfs/index"
 )
 
 // clipResult is a processed clip and the blobs it adopted.
 type clipResult struct {
-	clip  index.ClipRecord
-	blobs []string
+	clip       index.ClipRecord
+	blobs      []string
+	filteredBy string // filterMotion, filterAesthetic; "" when passed
 }
 
-// clip makes one clip: transcode, probe the result, windows and previews,
-// then adopt the kept media as blobs. A failed step is named in the clip's
-// errors (FORMATS.md §3) and the clip is still recorded.
+// Why a clip was filtered.
+const (
+	filterMotion    = "motion"
+	filterAesthetic = "aesthetic"
+)
+
+// clip makes one clip: transcode, probe the result, score motion (and move a
+// clip with too little motion to filtered_clips/), then for passed clips
+// windows, previews and captions, and finally adopt the kept media as blobs.
+// A failed step is named in the clip's errors (FORMATS.md §3) and the clip is
+// still recorded.
 func (r *runner) clip(ctx context.Context, sv SourceVideo, info VideoInfo, s Span) clipResult {
 	source := sv.Path
 	c := index.ClipRecord{
@@ -50,8 +60,19 @@ func (r *runner) clip(ctx context.Context, sv SourceVideo, info VideoInfo, s Spa
 	}
 	res.clip.Media = &index.ClipMedia{Width: m.Width, Height: m.Height, FrameRate: m.FrameRate,
 		NumFrames: m.NumFrames, VideoCodec: m.VideoCodec, NumBytes: m.NumBytes}
-	if r.cfg.GeneratePreviews {
-		r.previews(ctx, tmp, m, &res)
+	if r.cfg.Motion != MotionDisable {
+		r.scoreMotion(ctx, tmp, &res)
+	}
+	if !res.clip.Filtered && (r.cfg.GeneratePreviews || r.cfg.Captions != nil) {
+		for _, w := range Windows(m.NumFrames) {
+			res.clip.Windows = append(res.clip.Windows, index.Window{Start: w.Start, End: w.End})
+		}
+		if r.cfg.GeneratePreviews {
+			r.previews(ctx, tmp, m, &res)
+		}
+		if r.cfg.Captions != nil {
+			r.caption(ctx, tmp, m, &res)
+		}
 	}
 	if !r.cfg.NoUploadClips && ctx.Err() == nil {
 		b, err := r.db.AdoptBlob(tmp)
@@ -75,11 +96,34 @@ func (r *runner) transcode(ctx context.Context, source string, s Span, dst strin
 	return r.tools.Transcode(ctx, source, s.Start, s.End, dst)
 }
 
-// previews cuts the clip into windows (FORMATS.md §5) and writes one WebP
-// preview per window.
+// scoreMotion computes NeMo's motion score from the clip's motion vectors
+// (an ffmpeg slot: it decodes the clip). A clip that cannot be scored gets
+// -1 for both values and "motion_decode" in its errors, as in NeMo; with
+// MotionEnable a small-motion clip (that one included) is filtered.
+func (r *runner) scoreMotion(ctx context.Context, clipPath string, res *clipResult) {
+	if r.acquire(ctx) != nil {
+		return
+	}
+	d, err := motion.Decode(clipPath)
+	r.release()
+	score := motion.Missing()
+	if err == nil {
+		score = motion.Compute(d)
+	} else {
+		r.log.Warn("clip has no motion score", "video", res.clip.Source, "clip", res.clip.ID,
+			"step", "motion_decode", "reason", motion.Reason(err), "err", err)
+		res.clip.Errors = appendOnce(res.clip.Errors, "motion_decode")
+	}
+	res.clip.Motion = &index.MotionScore{GlobalMean: score.GlobalMean, PerPatchMin256: score.PerPatchMin256}
+	if r.cfg.Motion == MotionEnable && score.Small(r.cfg.MotionThresholds) {
+		res.clip.Filtered, res.filteredBy = true, filterMotion
+	}
+}
+
+// previews writes one WebP preview per window of the clip.
 func (r *runner) previews(ctx context.Context, clipPath string, m VideoInfo, res *clipResult) {
-	for _, w := range Windows(m.NumFrames) {
-		res.clip.Windows = append(res.clip.Windows, index.Window{Start: w.Start, End: w.End})
+	for _, win := range res.clip.Windows {
+		w := Window{Start: win.Start, End: win.End}
 		dst := r.db.TempPath(".webp")
 		err := r.acquire(ctx)
 		if err == nil {

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/clipfs/clipfs/curate/caption"
+	"github.com/clipfs/clipfs/curate/motion"
 	"github.com/clipfs/clipfs/index"
 )
 
@@ -23,7 +25,13 @@ var VideoExtensions = []string{".mp4", ".mov", ".avi", ".mkv", ".webm"}
 // NeMo Curator's default.
 type Config struct {
 	Input            string // root folder searched recursively
-	Stride           StrideParams
+	Splitting        Splitting
+	Stride           StrideParams // for SplitFixedStride
+	Scene            SceneParams  // for SplitScene
+	Motion           MotionMode
+	MotionThresholds motion.Thresholds
+	// Captions, if set, captions every window of every passed clip.
+	Captions         *Captioning
 	Workers          int  // parallel ffmpeg jobs; 0 = number of cores
 	DryRun           bool // probe, split, count: video and chunk records only
 	NoUploadClips    bool // transcode and score, but keep no clip media
@@ -39,6 +47,38 @@ type Config struct {
 	Log *slog.Logger
 	// Progress, if set, is told of every finished clip and video.
 	Progress *Progress
+}
+
+// Splitting names how videos are cut into clips (NeMo's
+// --splitting-algorithm).
+type Splitting string
+
+// The splitting algorithms.
+const (
+	SplitFixedStride Splitting = "fixed_stride" // FixedStride, the default
+	SplitScene       Splitting = "scene"        // at shot boundaries (DetectCuts, SceneSpans)
+)
+
+// MotionMode says what is done with motion scores (NeMo's --motion-filter).
+type MotionMode string
+
+// The motion modes.
+const (
+	MotionDisable   MotionMode = "disable"    // no motion score (the default)
+	MotionEnable    MotionMode = "enable"     // score, and move small-motion clips to filtered_clips/
+	MotionScoreOnly MotionMode = "score-only" // score, filter nothing
+)
+
+// Captioning is how windows are captioned: frames sampled evenly from each
+// window go to a vision-language model; an optional text model rewrites
+// each caption into an enhanced one.
+type Captioning struct {
+	Model         *caption.Client // answers under <Model.Model()>_caption
+	Prompt        string          // "" = caption.DefaultCaptionPrompt
+	Frames        int             // frames per window; 0 = 8
+	MaxSide       int             // longer side of a frame sent, in pixels; 0 = 512
+	Enhance       *caption.Client // nil: no enhanced captions
+	EnhancePrompt string          // "" = caption.DefaultEnhancePrompt
 }
 
 // Report is the outcome of a run.
@@ -121,11 +161,51 @@ func (c *Config) normalise() error {
 		return err
 	}
 	c.Input = abs
+	switch c.Splitting {
+	case "":
+		c.Splitting = SplitFixedStride
+	case SplitFixedStride, SplitScene:
+	default:
+		return fmt.Errorf("splitting algorithm %q is not one of %s, %s", c.Splitting, SplitFixedStride, SplitScene)
+	}
 	if c.Stride == (StrideParams{}) {
 		c.Stride = DefaultStride()
 	}
 	if err := c.Stride.Validate(); err != nil {
 		return err
+	}
+	if c.Scene == (SceneParams{}) {
+		c.Scene = DefaultSceneParams()
+	}
+	if err := c.Scene.Validate(); err != nil {
+		return err
+	}
+	switch c.Motion {
+	case "":
+		c.Motion = MotionDisable
+	case MotionDisable, MotionEnable, MotionScoreOnly:
+	default:
+		return fmt.Errorf("motion filter %q is not one of %s, %s, %s", c.Motion, MotionDisable, MotionEnable, MotionScoreOnly)
+	}
+	if c.MotionThresholds == (motion.Thresholds{}) {
+		c.MotionThresholds = motion.DefaultThresholds()
+	}
+	if cp := c.Captions; cp != nil {
+		if cp.Model == nil {
+			return errors.New("captioning needs a model endpoint")
+		}
+		if cp.Prompt == "" {
+			cp.Prompt = caption.DefaultCaptionPrompt
+		}
+		if cp.EnhancePrompt == "" {
+			cp.EnhancePrompt = caption.DefaultEnhancePrompt
+		}
+		if cp.Frames <= 0 {
+			cp.Frames = 8
+		}
+		if cp.MaxSide <= 0 {
+			cp.MaxSide = 512
+		}
 	}
 	if c.Shards == (index.ShardLimits{}) {
 		c.Shards = index.DefaultShardLimits()
@@ -157,9 +237,25 @@ func absFolder(what, path string) (string, error) {
 
 // settings is the part of the configuration that changes what is curated:
 // a video curated under other settings is curated again.
+// Settings left at their defaults add nothing, so databases curated before a
+// setting existed stay up to date.
 func (c Config) settings() string {
-	return fmt.Sprintf("stride=%g/%g/%g dry=%t upload=%t previews=%t",
+	s := fmt.Sprintf("stride=%g/%g/%g dry=%t upload=%t previews=%t",
 		c.Stride.ClipLen, c.Stride.Stride, c.Stride.MinClipLen, c.DryRun, !c.NoUploadClips, c.GeneratePreviews)
+	if c.Splitting == SplitScene {
+		p := c.Scene
+		s += fmt.Sprintf(" scene=%g/%d/%g/%g/%g", p.Threshold, p.MinSceneLen, p.MaxLength, p.MinLength, p.Crop)
+	}
+	if c.Motion != MotionDisable {
+		s += fmt.Sprintf(" motion=%s/%g/%g", c.Motion, c.MotionThresholds.GlobalMean, c.MotionThresholds.PerPatchMin256)
+	}
+	if cp := c.Captions; cp != nil {
+		s += fmt.Sprintf(" caption=%q/%q/%d/%d", cp.Model.Model(), cp.Prompt, cp.Frames, cp.MaxSide)
+		if cp.Enhance != nil {
+			s += fmt.Sprintf(" enhance=%q/%q", cp.Enhance.Model(), cp.EnhancePrompt)
+		}
+	}
+	return s
 }
 
 // SourceVideo is a video found under the input root.

@@ -73,7 +73,10 @@ func (r *runner) curateVideo(ctx context.Context, sv SourceVideo) error {
 	if err != nil {
 		return err
 	}
-	spans := FixedStride(info.NumFrames, info.FrameRate, r.cfg.Stride)
+	spans, err := r.split(ctx, sv, info)
+	if err != nil {
+		return err
+	}
 	chunks := GroupChunks(spans)
 	v := index.VideoRecord{
 		Source: sv.Path, Rel: sv.Rel, Fingerprint: fingerprint, SourceMTime: st.ModTime().Unix(),
@@ -116,6 +119,25 @@ func (r *runner) curateVideo(ctx context.Context, sv SourceVideo) error {
 	return firstErr
 }
 
+// split cuts a video into clip spans with the configured algorithm. Scene
+// detection decodes the whole video once and takes an ffmpeg slot for it.
+func (r *runner) split(ctx context.Context, sv SourceVideo, info VideoInfo) ([]Span, error) {
+	if r.cfg.Splitting != SplitScene {
+		return FixedStride(info.NumFrames, info.FrameRate, r.cfg.Stride), nil
+	}
+	if err := r.acquire(ctx); err != nil {
+		return nil, err
+	}
+	cuts, frames, err := r.tools.DetectCuts(ctx, sv.Path, info.Width, info.Height, r.cfg.Scene)
+	r.release()
+	if err != nil {
+		return nil, err
+	}
+	spans := SceneSpans(cuts, frames, info.FrameRate, r.cfg.Scene)
+	r.log.Debug("scenes", "video", sv.Path, "frames", frames, "cuts", len(cuts), "clips", len(spans))
+	return spans, nil
+}
+
 // errUpToDate is curateVideo's answer for a video that needs no work.
 var errUpToDate = errors.New("up to date")
 
@@ -126,8 +148,20 @@ func (r *runner) commit(v index.VideoRecord, ci int, res []clipResult) error {
 	var seconds float64
 	for _, cr := range res {
 		c := cr.clip
-		ch.Clips = append(ch.Clips, c.ID)
-		ch.Stats.Passed++
+		switch {
+		case !c.Filtered:
+			ch.Clips = append(ch.Clips, c.ID)
+			ch.Stats.Passed++
+		case cr.filteredBy == filterMotion:
+			ch.Filtered = append(ch.Filtered, c.ID)
+			ch.Stats.FilteredByMotion++
+		default:
+			ch.Filtered = append(ch.Filtered, c.ID)
+			ch.Stats.FilteredByAesthetic++
+		}
+		if hasCaption(c) {
+			ch.Stats.WithCaption++
+		}
 		d := c.Span[1] - c.Span[0]
 		ch.Stats.TotalClipDuration += d
 		ch.Stats.MaxClipDuration = math.Max(ch.Stats.MaxClipDuration, d)

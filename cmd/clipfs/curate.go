@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/clipfs/clipfs/curate"
+	"github.com/clipfs/clipfs/curate/motion"
 	clipfs "github.com/clipfs/clipfs/fs"
 	"github.com/clipfs/clipfs/index"
 )
@@ -24,7 +25,21 @@ func runCurate(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.Float64Var(&stride.ClipLen, "fixed-stride-split-duration", stride.ClipLen, "clip length in seconds")
 	fs.Float64Var(&stride.Stride, "fixed-stride-stride", stride.Stride, "seconds between clip starts")
 	fs.Float64Var(&stride.MinClipLen, "fixed-stride-min-clip-length-s", stride.MinClipLen, "drop a (last) clip shorter than this many seconds")
-	splitting := fs.String("splitting-algorithm", "fixed_stride", "how videos are cut into clips: fixed_stride")
+	splitting := fs.String("splitting-algorithm", "fixed_stride", "how videos are cut into clips: fixed_stride or scene")
+	scene := curate.DefaultSceneParams()
+	fs.Float64Var(&scene.Threshold, "scene-threshold", scene.Threshold, "scene: cut where the mean HSV change between two frames reaches this (0-255)")
+	fs.IntVar(&scene.MinSceneLen, "scene-min-frames", scene.MinSceneLen, "scene: frames at least between two detected cuts")
+	fs.Float64Var(&scene.MaxLength, "scene-max-length-s", scene.MaxLength, "scene: cut longer scenes into pieces this long (0: no limit)")
+	fs.Float64Var(&scene.MaxLength, "transnetv2-max-length-s", scene.MaxLength, "same as --scene-max-length-s (NeMo Curator's name)")
+	fs.Float64Var(&scene.MinLength, "scene-min-length-s", scene.MinLength, "scene: drop clips shorter than this after cropping (0: keep all)")
+	fs.Float64Var(&scene.MinLength, "transnetv2-min-length-s", scene.MinLength, "same as --scene-min-length-s (NeMo Curator's name)")
+	fs.Float64Var(&scene.Crop, "scene-crop-s", scene.Crop, "scene: trim this much from both ends of every scene")
+	fs.Float64Var(&scene.Crop, "transnetv2-crop-s", scene.Crop, "same as --scene-crop-s (NeMo Curator's name)")
+	motionMode := fs.String("motion-filter", "disable", "motion score: disable, enable (move clips with too little motion to filtered_clips/) or score-only")
+	thr := motion.DefaultThresholds()
+	fs.Float64Var(&thr.GlobalMean, "motion-global-mean-threshold", thr.GlobalMean, "motion: a clip whose global mean is below this is filtered")
+	fs.Float64Var(&thr.PerPatchMin256, "motion-per-patch-min-256-threshold", thr.PerPatchMin256, "motion: a clip whose per-patch minimum is below this is filtered")
+	capFlags := captionFlags(fs)
 	fs.IntVar(&cfg.Workers, "workers", 0, "parallel ffmpeg jobs (default: number of cores)")
 	fs.BoolVar(&cfg.DryRun, "dry-run", false, "probe, split and count only: record video and chunk metadata, no clips")
 	fs.BoolVar(&cfg.NoUploadClips, "no-upload-clips", false, "transcode and score clips but keep no clip media")
@@ -33,14 +48,33 @@ func runCurate(ctx context.Context, args []string, stderr io.Writer) error {
 	lim := index.DefaultShardLimits()
 	fs.Int64Var(&lim.TargetBytes, "shard-target-bytes", lim.TargetBytes, "seal a WebDataset shard once its members reach this many bytes")
 	fs.IntVar(&lim.MaxSamples, "shard-max-samples", lim.MaxSamples, "seal a WebDataset shard once it holds this many samples")
-	if _, err := parse(fs, args); err != nil {
+	_, err := parse(fs, args)
+	if err != nil {
 		return err
 	}
 	if cfg.Input == "" || dbDir == "" {
 		return usageError{"curate needs --input DIR and --db DIR"}
 	}
-	if *splitting != "fixed_stride" {
-		return usageError{fmt.Sprintf("--splitting-algorithm %q is not available (fixed_stride)", *splitting)}
+	switch cfg.Splitting = curate.Splitting(*splitting); cfg.Splitting {
+	case curate.SplitFixedStride, curate.SplitScene:
+	default:
+		return usageError{fmt.Sprintf("--splitting-algorithm %q is not one of fixed_stride, scene", *splitting)}
+	}
+	if err := scene.Validate(); err != nil {
+		return usageError{err.Error()}
+	}
+	cfg.Scene = scene
+	switch cfg.Motion = curate.MotionMode(*motionMode); cfg.Motion {
+	case curate.MotionDisable, curate.MotionEnable, curate.MotionScoreOnly:
+	default:
+		return usageError{fmt.Sprintf("--motion-filter %q is not one of enable, disable, score-only", *motionMode)}
+	}
+	if !(thr.GlobalMean >= 0) || !(thr.PerPatchMin256 >= 0) {
+		return usageError{"motion thresholds must be numbers >= 0"}
+	}
+	cfg.MotionThresholds = thr
+	if cfg.Captions, err = capFlags.captioning(); err != nil {
+		return err
 	}
 	if !flagSet(fs, "fixed-stride-stride") {
 		stride.Stride = stride.ClipLen // NeMo uses the split duration as the stride
