@@ -13,6 +13,7 @@ type clipResult struct {
 	clip       index.ClipRecord
 	blobs      []string
 	filteredBy string // filterMotion, filterAesthetic; "" when passed
+	embeddings []index.EmbeddingRecord
 }
 
 // Why a clip was filtered.
@@ -21,9 +22,10 @@ const (
 	filterAesthetic = "aesthetic"
 )
 
-// clip makes one clip: transcode, probe the result, score motion (and move a
-// clip with too little motion to filtered_clips/), then for passed clips
-// windows, previews and captions, and finally adopt the kept media as blobs.
+// clip makes one clip: transcode, probe the result, score motion and
+// aesthetics (and move a clip with too little motion or beauty to
+// filtered_clips/), then for passed clips the embedding, windows, previews
+// and captions, and finally adopt the kept media as blobs.
 // A failed step is named in the clip's errors (FORMATS.md §3) and the clip is
 // still recorded.
 func (r *runner) clip(ctx context.Context, sv SourceVideo, info VideoInfo, s Span) clipResult {
@@ -62,6 +64,12 @@ func (r *runner) clip(ctx context.Context, sv SourceVideo, info VideoInfo, s Spa
 		NumFrames: m.NumFrames, VideoCodec: m.VideoCodec, NumBytes: m.NumBytes}
 	if r.cfg.Motion != MotionDisable {
 		r.scoreMotion(ctx, tmp, &res)
+	}
+	if r.cfg.Aesthetics != nil && !res.clip.Filtered {
+		r.scoreAesthetics(ctx, tmp, m, &res)
+	}
+	if r.cfg.Embedding != nil && !res.clip.Filtered {
+		r.embed(ctx, tmp, m, &res)
 	}
 	if !res.clip.Filtered && (r.cfg.GeneratePreviews || r.cfg.Captions != nil) {
 		for _, w := range Windows(m.NumFrames) {

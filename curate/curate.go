@@ -31,7 +31,11 @@ type Config struct {
 	Motion           MotionMode
 	MotionThresholds motion.Thresholds
 	// Captions, if set, captions every window of every passed clip.
-	Captions         *Captioning
+	Captions *Captioning
+	// Aesthetics, if set, scores (and may filter) every clip not filtered by motion.
+	Aesthetics *Aesthetics
+	// Embedding, if set, embeds every passed clip.
+	Embedding        *Embedding
 	Workers          int  // parallel ffmpeg jobs; 0 = number of cores
 	DryRun           bool // probe, split, count: video and chunk records only
 	NoUploadClips    bool // transcode and score, but keep no clip media
@@ -190,6 +194,20 @@ func (c *Config) normalise() error {
 	if c.MotionThresholds == (motion.Thresholds{}) {
 		c.MotionThresholds = motion.DefaultThresholds()
 	}
+	if e := c.Embedding; e != nil {
+		if e.Model == nil {
+			return errors.New("embeddings need a model")
+		}
+		if e.Prefix == "" {
+			e.Prefix = "clip"
+		}
+		if e.Frames <= 0 {
+			e.Frames = 8
+		}
+	}
+	if a := c.Aesthetics; a != nil && (a.Model == nil || a.Predictor == nil) {
+		return errors.New("aesthetic scores need a CLIP model and a predictor")
+	}
 	if cp := c.Captions; cp != nil {
 		if cp.Model == nil {
 			return errors.New("captioning needs a model endpoint")
@@ -248,6 +266,15 @@ func (c Config) settings() string {
 	}
 	if c.Motion != MotionDisable {
 		s += fmt.Sprintf(" motion=%s/%g/%g", c.Motion, c.MotionThresholds.GlobalMean, c.MotionThresholds.PerPatchMin256)
+	}
+	if a := c.Aesthetics; a != nil {
+		s += fmt.Sprintf(" aesthetic=%q/%t", a.ModelID, a.Mean)
+		if a.Threshold != nil {
+			s += fmt.Sprintf("/%g", *a.Threshold)
+		}
+	}
+	if e := c.Embedding; e != nil {
+		s += fmt.Sprintf(" embed=%s/%q/%d", e.Prefix, e.ModelID, e.Frames)
 	}
 	if cp := c.Captions; cp != nil {
 		s += fmt.Sprintf(" caption=%q/%q/%d/%d", cp.Model.Model(), cp.Prompt, cp.Frames, cp.MaxSide)

@@ -175,8 +175,12 @@ func (r *runner) commit(v index.VideoRecord, ci int, res []clipResult) error {
 		if !r.cfg.DryRun {
 			cc.Clips = append(cc.Clips, c)
 		}
+		if !c.Filtered {
+			cc.Embeddings = append(cc.Embeddings, cr.embeddings...)
+			ch.Stats.WithEmbeddings += len(cr.embeddings)
+		}
 		if c.Stored() && !c.Filtered {
-			cc.Samples = append(cc.Samples, ShardSampleOf(c, v.SourceMTime, nil, r.cfg.RenderMeta))
+			cc.Samples = append(cc.Samples, ShardSampleOf(c, v.SourceMTime, cr.embeddings, r.cfg.RenderMeta))
 		}
 	}
 	cc.Chunk, cc.Limits = ch, r.cfg.Shards

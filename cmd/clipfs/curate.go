@@ -40,6 +40,7 @@ func runCurate(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.Float64Var(&thr.GlobalMean, "motion-global-mean-threshold", thr.GlobalMean, "motion: a clip whose global mean is below this is filtered")
 	fs.Float64Var(&thr.PerPatchMin256, "motion-per-patch-min-256-threshold", thr.PerPatchMin256, "motion: a clip whose per-patch minimum is below this is filtered")
 	capFlags := captionFlags(fs)
+	models := modelFlags(fs)
 	fs.IntVar(&cfg.Workers, "workers", 0, "parallel ffmpeg jobs (default: number of cores)")
 	fs.BoolVar(&cfg.DryRun, "dry-run", false, "probe, split and count only: record video and chunk metadata, no clips")
 	fs.BoolVar(&cfg.NoUploadClips, "no-upload-clips", false, "transcode and score clips but keep no clip media")
@@ -94,6 +95,11 @@ func runCurate(ctx context.Context, args []string, stderr io.Writer) error {
 	progress := curate.NewProgress(stderr, isTerminal(os.Stderr) && stderr == os.Stderr)
 	log := newLogger(progress.Writer(), verbose)
 	cfg.Log, cfg.Progress = log, progress
+	loaded, err := models.apply(&cfg, log)
+	if err != nil {
+		return err
+	}
+	defer loaded.close()
 	db, err := index.Open(dbDir, index.Options{Create: true, Logger: log})
 	if err != nil {
 		return err

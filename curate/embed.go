@@ -1,0 +1,286 @@
+package curate
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+
+	"github.com/clipfs/clipfs/curate/aesthetic"
+	"github.com/clipfs/clipfs/curate/vit"
+	"github.com/clipfs/clipfs/index"
+)
+
+// Embedding is how clip embeddings are made: Frames frames spread evenly
+// over each passed clip go through a CLIP vision model; their image
+// embeddings are L2-normalised, averaged and normalised again, and stored
+// as float32 (1, D) under <Prefix>_embd/ (FORMATS.md §4).
+type Embedding struct {
+	Model   *ModelQueue
+	ModelID string // names the weights in the settings fingerprint (a path)
+	Prefix  string // "" = "clip"
+	Frames  int    // 0 = 8
+}
+
+// Aesthetics is NeMo's aesthetic score: a CLIP ViT-L/14 image embedding of
+// one frame per second, L2-normalised, through the LAION aesthetic MLP,
+// reduced over the frames by min (or mean). Clips scoring below Threshold
+// are filtered (when Threshold is set).
+type Aesthetics struct {
+	Model     *ModelQueue
+	ModelID   string // names the weights in the settings fingerprint (paths)
+	Predictor *aesthetic.Predictor
+	Mean      bool     // reduce by mean instead of min
+	Threshold *float64 // nil: score only
+}
+
+// ModelQueue runs one vision model for every clip of a run: clips hand it
+// their frames and it batches frames of many clips into one Embed call (up
+// to Batch images), so a GPU sees large batches and a CPU model one call at
+// a time.
+type ModelQueue struct {
+	rt    vit.Runtime
+	size  int // input side in pixels
+	batch int
+	reqs  chan *embedRequest
+	once  sync.Once
+	ended chan struct{} // closed when run returns
+}
+
+type embedRequest struct {
+	images [][]float32
+	out    [][]float32
+	err    error
+	done   chan struct{}
+}
+
+// NewModelQueue wraps a runtime of model m; batch <= 0 means 64.
+func NewModelQueue(rt vit.Runtime, m *vit.Model, batch int) *ModelQueue {
+	if batch <= 0 {
+		batch = 64
+	}
+	return &ModelQueue{rt: rt, size: m.Config.ImageSize, batch: batch, reqs: make(chan *embedRequest, 64),
+		ended: make(chan struct{})}
+}
+
+// Device names where the model runs.
+func (q *ModelQueue) Device() string { return q.rt.Device() }
+
+// run serves requests until Close, batching what is queued.
+func (q *ModelQueue) run() {
+	defer close(q.ended)
+	for first := range q.reqs {
+		group := []*embedRequest{first}
+		n := len(first.images)
+	more:
+		for n < q.batch {
+			select {
+			case r, ok := <-q.reqs:
+				if !ok {
+					break more
+				}
+				group = append(group, r)
+				n += len(r.images)
+			default:
+				break more
+			}
+		}
+		all := make([][]float32, 0, n)
+		for _, r := range group {
+			all = append(all, r.images...)
+		}
+		out, err := q.rt.Embed(all)
+		if err == nil && len(out) != len(all) {
+			err = fmt.Errorf("model returned %d embeddings for %d images", len(out), len(all))
+		}
+		at := 0
+		for _, r := range group {
+			if err != nil {
+				r.err = err
+			} else {
+				r.out = out[at : at+len(r.images)]
+			}
+			at += len(r.images)
+			close(r.done)
+		}
+	}
+}
+
+// Embed returns the image embeddings of preprocessed images (not
+// normalised), batched with other callers' images.
+func (q *ModelQueue) Embed(ctx context.Context, images [][]float32) ([][]float32, error) {
+	q.once.Do(func() { go q.run() })
+	r := &embedRequest{images: images, done: make(chan struct{})}
+	select {
+	case q.reqs <- r:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	select {
+	case <-r.done:
+		return r.out, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Close stops the queue once the model call in hand is done; no Embed may
+// be called during or after it. The runtime is the caller's to close.
+func (q *ModelQueue) Close() {
+	started := true
+	q.once.Do(func() { started = false }) // never start after Close
+	close(q.reqs)
+	if started {
+		<-q.ended
+	}
+}
+
+// frameImages decodes the given frames of a clip at full size and
+// preprocesses them for a model of input side size (an ffmpeg slot for the
+// decode).
+func (r *runner) frameImages(ctx context.Context, clipPath string, m VideoInfo, frames []int, size int) ([][]float32, error) {
+	if err := r.acquire(ctx); err != nil {
+		return nil, err
+	}
+	imgs, err := r.tools.ExtractFrames(ctx, clipPath, m.Width, m.Height, frames, max(m.Width, m.Height))
+	r.release()
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]float32, len(imgs))
+	for i, img := range imgs {
+		b := img.Bounds()
+		rgb := make([]byte, 0, b.Dx()*b.Dy()*3)
+		for y := b.Min.Y; y < b.Max.Y; y++ {
+			row := img.Pix[img.PixOffset(b.Min.X, y):]
+			for x := 0; x < b.Dx(); x++ {
+				rgb = append(rgb, row[4*x], row[4*x+1], row[4*x+2])
+			}
+		}
+		out[i] = vit.Preprocess(rgb, b.Dx(), b.Dy(), size)
+	}
+	return out, nil
+}
+
+// oneFPS picks one frame per second of a clip: frame int(k·fps) for
+// k = 0, 1, ... while it is inside the clip (at least frame 0).
+func oneFPS(numFrames int, fps float64) []int {
+	if numFrames <= 0 {
+		return nil
+	}
+	if !(fps > 0) || math.IsInf(fps, 0) {
+		return []int{0}
+	}
+	var out []int
+	for k := 0; ; k++ {
+		f := int(float64(k) * fps)
+		if f >= numFrames {
+			break
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// scoreAesthetics computes the clip's aesthetic score and filters it when
+// it is under the threshold. A clip that cannot be scored gets "aesthetic"
+// in its errors and no score, and is not filtered.
+func (r *runner) scoreAesthetics(ctx context.Context, clipPath string, m VideoInfo, res *clipResult) {
+	a := r.cfg.Aesthetics
+	images, err := r.frameImages(ctx, clipPath, m, oneFPS(m.NumFrames, m.FrameRate), a.Model.size)
+	var embs [][]float32
+	if err == nil {
+		embs, err = a.Model.Embed(ctx, images)
+	}
+	if err != nil {
+		if ctx.Err() == nil {
+			r.log.Warn("clip has no aesthetic score", "video", res.clip.Source, "clip", res.clip.ID, "err", err)
+			res.clip.Errors = appendOnce(res.clip.Errors, "aesthetic")
+		}
+		return
+	}
+	var score float64
+	for i, e := range embs {
+		s := float64(a.Predictor.Score(normalise(e)))
+		switch {
+		case i == 0:
+			score = s
+		case a.Mean:
+			score += s
+		default:
+			score = math.Min(score, s)
+		}
+	}
+	if a.Mean {
+		score /= float64(len(embs))
+	}
+	score = float64(float32(score)) // a float32 value, as NeMo's
+	res.clip.Aesthetic = &score
+	if a.Threshold != nil && score < *a.Threshold {
+		res.clip.Filtered, res.filteredBy = true, filterAesthetic
+	}
+}
+
+// embed makes the clip's embedding (FORMATS.md §4): Frames frames spread
+// evenly over the clip, each image embedding L2-normalised, the mean
+// normalised again. A failure leaves the clip without an embedding and
+// "embedding" in its errors.
+func (r *runner) embed(ctx context.Context, clipPath string, m VideoInfo, res *clipResult) {
+	e := r.cfg.Embedding
+	frames := EvenFrames(Window{Start: 0, End: m.NumFrames - 1}, e.Frames)
+	images, err := r.frameImages(ctx, clipPath, m, frames, e.Model.size)
+	var embs [][]float32
+	if err == nil {
+		embs, err = e.Model.Embed(ctx, images)
+	}
+	if err == nil && len(embs) == 0 {
+		err = errors.New("no frames")
+	}
+	if err != nil {
+		if ctx.Err() == nil {
+			r.log.Warn("clip has no embedding", "video", res.clip.Source, "clip", res.clip.ID, "err", err)
+			res.clip.Errors = appendOnce(res.clip.Errors, "embedding")
+		}
+		return
+	}
+	mean := make([]float64, len(embs[0]))
+	for _, v := range embs {
+		for i, x := range normalise(v) {
+			mean[i] += float64(x)
+		}
+	}
+	out := make([]float32, len(mean))
+	var norm float64
+	for _, x := range mean {
+		norm += x * x
+	}
+	norm = math.Sqrt(norm)
+	data := make([]byte, 4*len(out))
+	for i, x := range mean {
+		if norm > 0 {
+			out[i] = float32(x / norm)
+		}
+		binary.LittleEndian.PutUint32(data[4*i:], math.Float32bits(out[i]))
+	}
+	res.embeddings = append(res.embeddings, index.EmbeddingRecord{Prefix: e.Prefix, Clip: res.clip.ID,
+		Embedding: index.Embedding{DType: "<f4", Shape: []int{1, len(out)}, Data: data}})
+}
+
+// normalise returns v / ‖v‖ (v itself when its norm is zero).
+func normalise(v []float32) []float32 {
+	var n float64
+	for _, x := range v {
+		n += float64(x) * float64(x)
+	}
+	if n == 0 {
+		return v
+	}
+	inv := 1 / math.Sqrt(n)
+	out := make([]float32, len(v))
+	for i, x := range v {
+		out[i] = float32(float64(x) * inv)
+	}
+	return out
+}

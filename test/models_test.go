@@ -1,0 +1,314 @@
+package test
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/clipfs/clipfs/curate/safetensors"
+	"github.com/clipfs/clipfs/curate/vit"
+)
+
+// writeCLIP saves a random CLIP vision model in HuggingFace's layout (a
+// folder with config.json and model.safetensors, tensor names of
+// CLIPVisionModelWithProjection).
+func writeCLIP(t *testing.T, dir string, c vit.Config, seed int64) string {
+	t.Helper()
+	m := vit.RandomModel(c, seed)
+	var ts []safetensors.Tensor
+	add := func(name string, data []float32, shape ...int) {
+		b := make([]byte, 4*len(data))
+		for i, x := range data {
+			binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
+		}
+		ts = append(ts, safetensors.Tensor{Name: name, DType: "F32", Shape: shape, Data: b})
+	}
+	h, p := c.HiddenSize, c.PatchSize
+	add("vision_model.embeddings.class_embedding", m.ClassEmb, h)
+	add("vision_model.embeddings.patch_embedding.weight", m.PatchW, h, 3, p, p)
+	add("vision_model.embeddings.position_embedding.weight", m.PosEmb, c.Patches()+1, h)
+	add("vision_model.pre_layrnorm.weight", m.PreLNW, h)
+	add("vision_model.pre_layrnorm.bias", m.PreLNB, h)
+	for i, l := range m.Layers {
+		pre := fmt.Sprintf("vision_model.encoder.layers.%d.", i)
+		for _, lin := range []struct {
+			name string
+			w, b []float32
+			out  int
+			in   int
+		}{{"self_attn.q_proj", l.QW, l.QB, h, h}, {"self_attn.k_proj", l.KW, l.KB, h, h}, {"self_attn.v_proj", l.VW, l.VB, h, h},
+			{"self_attn.out_proj", l.OW, l.OB, h, h}, {"mlp.fc1", l.FC1W, l.FC1B, c.IntermediateSize, h},
+			{"mlp.fc2", l.FC2W, l.FC2B, h, c.IntermediateSize}} {
+			add(pre+lin.name+".weight", lin.w, lin.out, lin.in)
+			add(pre+lin.name+".bias", lin.b, lin.out)
+		}
+		add(pre+"layer_norm1.weight", l.LN1W, h)
+		add(pre+"layer_norm1.bias", l.LN1B, h)
+		add(pre+"layer_norm2.weight", l.LN2W, h)
+		add(pre+"layer_norm2.bias", l.LN2B, h)
+	}
+	add("vision_model.post_layernorm.weight", m.PostLNW, h)
+	add("vision_model.post_layernorm.bias", m.PostLNB, h)
+	add("visual_projection.weight", m.Proj, c.ProjectionDim, h)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := safetensors.Write(filepath.Join(dir, "model.safetensors"), ts, map[string]string{"format": "pt"}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := fmt.Sprintf(`{"architectures": ["CLIPVisionModelWithProjection"], "model_type": "clip_vision_model",
+ "hidden_size": %d, "intermediate_size": %d, "num_hidden_layers": %d, "num_attention_heads": %d,
+ "patch_size": %d, "image_size": %d, "projection_dim": %d, "layer_norm_eps": 1e-05, "hidden_act": "quick_gelu"}`,
+		c.HiddenSize, c.IntermediateSize, c.Layers, c.Heads, c.PatchSize, c.ImageSize, c.ProjectionDim)
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// writeAestheticMLP saves a random LAION-shaped aesthetic MLP
+// (768->1024->128->64->16->1) as safetensors with nn.Sequential's names.
+func writeAestheticMLP(t *testing.T, path string, seed int64) {
+	t.Helper()
+	rng := rand.New(rand.NewSource(seed))
+	var ts []safetensors.Tensor
+	dims := []int{768, 1024, 128, 64, 16, 1}
+	for i, idx := range []int{0, 2, 4, 6, 7} {
+		in, out := dims[i], dims[i+1]
+		for _, part := range []struct {
+			name  string
+			shape []int
+		}{{"weight", []int{out, in}}, {"bias", []int{out}}} {
+			n := 1
+			for _, d := range part.shape {
+				n *= d
+			}
+			b := make([]byte, 4*n)
+			scale := 1 / math.Sqrt(float64(in))
+			for j := range n {
+				binary.LittleEndian.PutUint32(b[4*j:], math.Float32bits(float32(rng.NormFloat64()*scale)))
+			}
+			ts = append(ts, safetensors.Tensor{Name: fmt.Sprintf("layers.%d.%s", idx, part.name), DType: "F32", Shape: part.shape, Data: b})
+		}
+	}
+	if err := safetensors.Write(path, ts, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// tinyCLIP is a small CLIP vision tower (224 px input, as CLIP's
+// preprocessing makes) that runs fast on the CPU; proj sets its output width.
+func tinyCLIP(proj int) vit.Config {
+	return vit.Config{HiddenSize: 64, IntermediateSize: 256, Layers: 2, Heads: 4, PatchSize: 32, ImageSize: 224,
+		ProjectionDim: proj, LayerNormEps: 1e-5}
+}
+
+type modelMeta struct {
+	SpanUUID     string   `json:"span_uuid"`
+	ClipLocation string   `json:"clip_location"`
+	Aesthetic    *float64 `json:"aesthetic_score"`
+	Errors       []string `json:"errors"`
+}
+
+// TestEmbeddingsAndAesthetics curates with a CLIP model for embeddings and
+// another (768 wide) plus a LAION-shaped MLP for aesthetic scores, on the
+// CPU; then checks pickles (numpy), the per-chunk Parquet (DuckDB), the .npy
+// members of shards, the scores and the aesthetic filter, and the counters.
+func TestEmbeddingsAndAesthetics(t *testing.T) {
+	needNumpy(t)
+	videos := sampleVideos(t, true)
+	models := t.TempDir()
+	embedModel := writeCLIP(t, filepath.Join(models, "clip-b"), tinyCLIP(48), 1)
+	aesClip := writeCLIP(t, filepath.Join(models, "clip-l"), tinyCLIP(768), 2)
+	mlp := filepath.Join(models, "aesthetic.safetensors")
+	writeAestheticMLP(t, mlp, 3)
+	base := []string{"--input", videos, "--workers", workers(), "--device", "cpu",
+		"--generate-embeddings", "--embedding-model", embedModel, "--aesthetic-model", mlp, "--aesthetic-clip-model", aesClip}
+
+	// Score only, to learn the scores; then filter at their median.
+	db1 := filepath.Join(t.TempDir(), "db")
+	mustClipfs(t, 0, append([]string{"curate", "--db", db1}, base...)...)
+	out1 := filepath.Join(t.TempDir(), "out")
+	mustClipfs(t, 0, "export", "--db", db1, "--out", out1)
+	scores := map[string]float64{}
+	metas, _ := filepath.Glob(filepath.Join(out1, "metas", "v0", "*.json"))
+	for _, p := range metas {
+		var m modelMeta
+		readJSON(t, p, &m)
+		if m.Aesthetic == nil {
+			t.Fatalf("%s: no aesthetic_score (errors %v)", p, m.Errors)
+		}
+		if float64(float32(*m.Aesthetic)) != *m.Aesthetic {
+			t.Errorf("%s: aesthetic_score %v is not a float32 value", p, *m.Aesthetic)
+		}
+		scores[m.SpanUUID] = *m.Aesthetic
+	}
+	if len(scores) < 3 {
+		t.Fatalf("only %d clips", len(scores))
+	}
+	sorted := slices.Sorted(func(yield func(float64) bool) {
+		for _, s := range scores {
+			if !yield(s) {
+				return
+			}
+		}
+	})
+	threshold := sorted[len(sorted)/2]
+	checkEmbeddings(t, out1, 48)
+	checkCounters(t, out1)
+
+	db2 := filepath.Join(t.TempDir(), "db")
+	mustClipfs(t, 0, append([]string{"curate", "--db", db2, "--aesthetic-threshold", fmt.Sprint(threshold)}, base...)...)
+	m := mount(t, db2)
+	for id, s := range scores {
+		var meta modelMeta
+		readJSON(t, filepath.Join(m.dir, "metas", "v0", id+".json"), &meta)
+		if meta.Aesthetic == nil || *meta.Aesthetic != s {
+			t.Errorf("%s: aesthetic_score %v, the first run gave %v", id, meta.Aesthetic, s)
+		}
+		wantFiltered := s < threshold
+		if got := strings.Contains(meta.ClipLocation, "/filtered_clips/"); got != wantFiltered {
+			t.Errorf("%s: score %v threshold %v: clip_location %s", id, s, threshold, meta.ClipLocation)
+		}
+		_, err := os.Stat(filepath.Join(m.dir, "clip_embd", id+".pickle"))
+		if wantFiltered != os.IsNotExist(err) {
+			t.Errorf("%s: filtered %t but embedding pickle: %v", id, wantFiltered, err)
+		}
+	}
+	checkEmbeddings(t, m.dir, 48)
+	checkCounters(t, m.dir)
+
+	// Shards carry <uuid>.clip.npy for every passed clip.
+	var npy map[string][]int
+	pyJSON(t, &npy, `
+import io, json, sys, tarfile, numpy
+out = {}
+with tarfile.open(sys.argv[1]) as tf:
+    for m in tf:
+        if m.name.endswith(".clip.npy"):
+            a = numpy.load(io.BytesIO(tf.extractfile(m).read()))
+            assert a.dtype == numpy.float32, a.dtype
+            assert abs(float(numpy.linalg.norm(a)) - 1) < 1e-5
+            out[m.name[:-9]] = list(a.shape)
+json.dump(out, sys.stdout)`, filepath.Join(m.dir, "wds", "shard-000000.tar"))
+	for id, s := range scores {
+		if shape, ok := npy[id]; ok == (s < threshold) || (ok && !slices.Equal(shape, []int{1, 48})) {
+			t.Errorf("%s (score %v, threshold %v): in shard %t with shape %v", id, s, threshold, ok, shape)
+		}
+	}
+}
+
+// checkEmbeddings loads every clip_embd pickle with numpy (float32 (1, D),
+// unit norm) and every clip_embd_parquet file with DuckDB, and checks that
+// the two agree.
+func checkEmbeddings(t *testing.T, root string, dim int) {
+	t.Helper()
+	var rep treeReport
+	runPy(t, &rep, filepath.Join(repoRoot, "test", "check_tree.py"), root)
+	pickles := map[string][]float64{}
+	for rel, p := range rep.Pickle {
+		if !strings.HasPrefix(rel, "clip_embd/") {
+			continue
+		}
+		if p.DType != "<f4" || !slices.Equal(p.Shape, []int{1, dim}) || p.Type != "numpy.ndarray" {
+			t.Errorf("%s: %s %s %v", rel, p.Type, p.DType, p.Shape)
+		}
+		var n float64
+		for _, v := range p.Values {
+			n += v * v
+		}
+		if math.Abs(math.Sqrt(n)-1) > 1e-5 {
+			t.Errorf("%s: norm %v", rel, math.Sqrt(n))
+		}
+		pickles[strings.TrimSuffix(filepath.Base(rel), ".pickle")] = p.Values
+	}
+	if len(pickles) == 0 {
+		t.Fatalf("no clip_embd pickles under %s", root)
+	}
+	parquets, _ := filepath.Glob(filepath.Join(root, "clip_embd_parquet", "*.parquet"))
+	rows := 0
+	for _, p := range parquets {
+		types, got := duckRead(t, p)
+		if types["id"] != "VARCHAR" || types["embedding"] != "DOUBLE[]" {
+			t.Errorf("%s: column types %v", p, types)
+		}
+		for _, row := range got {
+			rows++
+			want, ok := pickles[row.ID]
+			if !ok {
+				t.Errorf("%s: row %s has no pickle", p, row.ID)
+				continue
+			}
+			for i := range want {
+				if float64(float32(row.Embedding[i])) != want[i] {
+					t.Errorf("%s: %s[%d] = %v, pickle %v", p, row.ID, i, row.Embedding[i], want[i])
+					break
+				}
+			}
+		}
+	}
+	if rows != len(pickles) {
+		t.Errorf("%d parquet rows for %d pickles", rows, len(pickles))
+	}
+}
+
+// TestModelErrors: wrong model flags are usage errors (exit 2); models
+// that cannot be used fail the run at once (exit 1) with one line naming
+// the file and the reason.
+func TestModelErrors(t *testing.T) {
+	in, db := t.TempDir(), filepath.Join(t.TempDir(), "db")
+	models := t.TempDir()
+	small := writeCLIP(t, filepath.Join(models, "clip-b"), tinyCLIP(48), 1)
+	mlp := filepath.Join(models, "aesthetic.safetensors")
+	writeAestheticMLP(t, mlp, 3)
+	broken := filepath.Join(models, "broken")
+	writeCLIP(t, broken, tinyCLIP(48), 1)
+	f, err := safetensors.Open(filepath.Join(broken, "model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keep []safetensors.Tensor
+	for _, name := range f.Names() {
+		if name == "vision_model.encoder.layers.1.mlp.fc2.bias" {
+			continue
+		}
+		data, shape, err := f.Float32(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := make([]byte, 4*len(data))
+		for i, x := range data {
+			binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
+		}
+		keep = append(keep, safetensors.Tensor{Name: name, DType: "F32", Shape: shape, Data: b})
+	}
+	f.Close()
+	if err := safetensors.Write(filepath.Join(broken, "model.safetensors"), keep, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		code int
+		args []string
+		want string
+	}{
+		{2, []string{"--generate-embeddings"}, "--embedding-model"},
+		{2, []string{"--generate-embeddings", "--embedding-model", small, "--embedding-algorithm", "internvideo2"}, "internvideo2"},
+		{2, []string{"--aesthetic-threshold", "5"}, "--aesthetic-model"},
+		{2, []string{"--generate-embeddings", "--embedding-model", small, "--device", "gpu"}, "--device"},
+		{1, []string{"--generate-embeddings", "--embedding-model", filepath.Join(models, "missing")}, "missing"},
+		{1, []string{"--generate-embeddings", "--embedding-model", small, "--device", "cuda"}, "without CUDA"},
+		{1, []string{"--aesthetic-model", mlp, "--aesthetic-clip-model", small}, "768"},
+		{1, []string{"--generate-embeddings", "--embedding-model", broken}, "vision_model.encoder.layers.1.mlp.fc2.bias"},
+	} {
+		r := mustClipfs(t, c.code, append([]string{"curate", "--input", in, "--db", db}, c.args...)...)
+		if !strings.Contains(r.stderr, c.want) || strings.Count(strings.TrimSpace(r.stderr), "\n") > 1 {
+			t.Errorf("%v: %q should be one line naming %s", c.args, r.stderr, c.want)
+		}
+	}
+}
