@@ -47,6 +47,7 @@ func (r *runner) clip(ctx context.Context, sv SourceVideo, info VideoInfo, s Spa
 		if ctx.Err() == nil {
 			r.log.Warn("clip not transcoded", "video", source, "span", s, "err", err)
 			res.clip.Errors = append(res.clip.Errors, "transcode")
+			r.noMotionData(&res)
 		}
 		r.clipDone(sv, info, s, &res)
 		return res
@@ -57,6 +58,7 @@ func (r *runner) clip(ctx context.Context, sv SourceVideo, info VideoInfo, s Spa
 	}
 	if err != nil {
 		res.clip.Errors = append(res.clip.Errors, "probe")
+		r.noMotionData(&res)
 		r.clipDone(sv, info, s, &res)
 		return res
 	}
@@ -112,8 +114,11 @@ func (r *runner) scoreMotion(ctx context.Context, clipPath string, res *clipResu
 	if r.acquire(ctx) != nil {
 		return
 	}
-	d, err := motion.Decode(clipPath)
+	d, err := motion.DecodeContext(ctx, clipPath)
 	r.release()
+	if ctx.Err() != nil {
+		return
+	}
 	score := motion.Missing()
 	if err == nil {
 		score = motion.Compute(d)
@@ -122,6 +127,18 @@ func (r *runner) scoreMotion(ctx context.Context, clipPath string, res *clipResu
 			"step", "motion_decode", "reason", motion.Reason(err), "err", err)
 		res.clip.Errors = appendOnce(res.clip.Errors, "motion_decode")
 	}
+	r.setMotion(res, score)
+}
+
+// noMotionData scores a clip without bytes as NeMo scores a clip without
+// motion data: -1 for both values, which filters it under MotionEnable.
+func (r *runner) noMotionData(res *clipResult) {
+	if r.cfg.Motion != MotionDisable {
+		r.setMotion(res, motion.Missing())
+	}
+}
+
+func (r *runner) setMotion(res *clipResult, score motion.Score) {
 	res.clip.Motion = &index.MotionScore{GlobalMean: score.GlobalMean, PerPatchMin256: score.PerPatchMin256}
 	if r.cfg.Motion == MotionEnable && score.Small(r.cfg.MotionThresholds) {
 		res.clip.Filtered, res.filteredBy = true, filterMotion

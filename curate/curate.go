@@ -258,14 +258,21 @@ func absFolder(what, path string) (string, error) {
 // Settings left at their defaults add nothing, so databases curated before a
 // setting existed stay up to date.
 func (c Config) settings() string {
+	stride := c.Stride
+	if c.Splitting == SplitScene {
+		stride = DefaultStride() // not used: changing it changes nothing
+	}
 	s := fmt.Sprintf("stride=%g/%g/%g dry=%t upload=%t previews=%t",
-		c.Stride.ClipLen, c.Stride.Stride, c.Stride.MinClipLen, c.DryRun, !c.NoUploadClips, c.GeneratePreviews)
+		stride.ClipLen, stride.Stride, stride.MinClipLen, c.DryRun, !c.NoUploadClips, c.GeneratePreviews)
 	if c.Splitting == SplitScene {
 		p := c.Scene
 		s += fmt.Sprintf(" scene=%g/%d/%g/%g/%g", p.Threshold, p.MinSceneLen, p.MaxLength, p.MinLength, p.Crop)
 	}
-	if c.Motion != MotionDisable {
+	switch c.Motion {
+	case MotionEnable:
 		s += fmt.Sprintf(" motion=%s/%g/%g", c.Motion, c.MotionThresholds.GlobalMean, c.MotionThresholds.PerPatchMin256)
+	case MotionScoreOnly:
+		s += " motion=" + string(c.Motion)
 	}
 	if a := c.Aesthetics; a != nil {
 		s += fmt.Sprintf(" aesthetic=%q/%t", a.ModelID, a.Mean)
@@ -277,9 +284,9 @@ func (c Config) settings() string {
 		s += fmt.Sprintf(" embed=%s/%q/%d", e.Prefix, e.ModelID, e.Frames)
 	}
 	if cp := c.Captions; cp != nil {
-		s += fmt.Sprintf(" caption=%q/%q/%d/%d", cp.Model.Model(), cp.Prompt, cp.Frames, cp.MaxSide)
+		s += fmt.Sprintf(" caption=%q/%q/%d/%d/%d", cp.Model.Model(), cp.Prompt, cp.Frames, cp.MaxSide, cp.Model.MaxTokens())
 		if cp.Enhance != nil {
-			s += fmt.Sprintf(" enhance=%q/%q", cp.Enhance.Model(), cp.EnhancePrompt)
+			s += fmt.Sprintf(" enhance=%q/%q/%d", cp.Enhance.Model(), cp.EnhancePrompt, cp.Enhance.MaxTokens())
 		}
 	}
 	return s

@@ -47,9 +47,14 @@ type ModelQueue struct {
 	reqs  chan *embedRequest
 	once  sync.Once
 	ended chan struct{} // closed when run returns
+	// admit bounds the clips holding decoded frames (between frame
+	// extraction and the end of their Embed), so that memory stays bounded
+	// when the model is slower than ffmpeg.
+	admit chan struct{}
 }
 
 type embedRequest struct {
+	ctx    context.Context
 	images [][]float32
 	out    [][]float32
 	err    error
@@ -62,7 +67,7 @@ func NewModelQueue(rt vit.Runtime, m *vit.Model, batch int) *ModelQueue {
 		batch = 64
 	}
 	return &ModelQueue{rt: rt, size: m.Config.ImageSize, batch: batch, reqs: make(chan *embedRequest, 64),
-		ended: make(chan struct{})}
+		ended: make(chan struct{}), admit: make(chan struct{}, max(4, 2*batch/8))}
 }
 
 // Device names where the model runs.
@@ -72,6 +77,9 @@ func (q *ModelQueue) Device() string { return q.rt.Device() }
 func (q *ModelQueue) run() {
 	defer close(q.ended)
 	for first := range q.reqs {
+		if abandoned(first) {
+			continue
+		}
 		group := []*embedRequest{first}
 		n := len(first.images)
 	more:
@@ -80,6 +88,9 @@ func (q *ModelQueue) run() {
 			case r, ok := <-q.reqs:
 				if !ok {
 					break more
+				}
+				if abandoned(r) {
+					continue
 				}
 				group = append(group, r)
 				n += len(r.images)
@@ -108,11 +119,22 @@ func (q *ModelQueue) run() {
 	}
 }
 
+// abandoned answers a request whose caller has gone (cancelled) without
+// computing it.
+func abandoned(r *embedRequest) bool {
+	if err := r.ctx.Err(); err != nil {
+		r.err = err
+		close(r.done)
+		return true
+	}
+	return false
+}
+
 // Embed returns the image embeddings of preprocessed images (not
 // normalised), batched with other callers' images.
 func (q *ModelQueue) Embed(ctx context.Context, images [][]float32) ([][]float32, error) {
 	q.once.Do(func() { go q.run() })
-	r := &embedRequest{images: images, done: make(chan struct{})}
+	r := &embedRequest{ctx: ctx, images: images, done: make(chan struct{})}
 	select {
 	case q.reqs <- r:
 	case <-ctx.Done():
@@ -135,6 +157,27 @@ func (q *ModelQueue) Close() {
 	if started {
 		<-q.ended
 	}
+}
+
+// modelFrames decodes the given frames of a clip and returns their image
+// embeddings from q (not normalised); no frames is an error. The clip is
+// admitted to q first, so that only a bounded number of clips hold decoded
+// frames at once.
+func (r *runner) modelFrames(ctx context.Context, q *ModelQueue, clipPath string, m VideoInfo, frames []int) ([][]float32, error) {
+	if len(frames) == 0 {
+		return nil, errors.New("the clip has no frames")
+	}
+	select {
+	case q.admit <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-q.admit }()
+	images, err := r.frameImages(ctx, clipPath, m, frames, q.size)
+	if err != nil {
+		return nil, err
+	}
+	return q.Embed(ctx, images)
 }
 
 // frameImages decodes the given frames of a clip at full size and
@@ -189,11 +232,7 @@ func oneFPS(numFrames int, fps float64) []int {
 // in its errors and no score, and is not filtered.
 func (r *runner) scoreAesthetics(ctx context.Context, clipPath string, m VideoInfo, res *clipResult) {
 	a := r.cfg.Aesthetics
-	images, err := r.frameImages(ctx, clipPath, m, oneFPS(m.NumFrames, m.FrameRate), a.Model.size)
-	var embs [][]float32
-	if err == nil {
-		embs, err = a.Model.Embed(ctx, images)
-	}
+	embs, err := r.modelFrames(ctx, a.Model, clipPath, m, oneFPS(m.NumFrames, m.FrameRate))
 	if err != nil {
 		if ctx.Err() == nil {
 			r.log.Warn("clip has no aesthetic score", "video", res.clip.Source, "clip", res.clip.ID, "err", err)
@@ -229,15 +268,7 @@ func (r *runner) scoreAesthetics(ctx context.Context, clipPath string, m VideoIn
 // "embedding" in its errors.
 func (r *runner) embed(ctx context.Context, clipPath string, m VideoInfo, res *clipResult) {
 	e := r.cfg.Embedding
-	frames := EvenFrames(Window{Start: 0, End: m.NumFrames - 1}, e.Frames)
-	images, err := r.frameImages(ctx, clipPath, m, frames, e.Model.size)
-	var embs [][]float32
-	if err == nil {
-		embs, err = e.Model.Embed(ctx, images)
-	}
-	if err == nil && len(embs) == 0 {
-		err = errors.New("no frames")
-	}
+	embs, err := r.modelFrames(ctx, e.Model, clipPath, m, EvenFrames(Window{Start: 0, End: m.NumFrames - 1}, e.Frames))
 	if err != nil {
 		if ctx.Err() == nil {
 			r.log.Warn("clip has no embedding", "video", res.clip.Source, "clip", res.clip.ID, "err", err)

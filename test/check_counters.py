@@ -1,10 +1,12 @@
 """Checks the counters and cross references of a clipfs tree (mount or
 export) against FORMATS.md §3, reading everything with Python's json, and
-prints the problems found as a JSON list (empty when all is well).
+prints {"problems": [...], "totals": {counter: sum over chunks, "chunks": n}}
+as JSON (no problems when all is well).
 
-usage: /usr/bin/python3 check_counters.py ROOT [GLOBAL_MEAN_THRESHOLD PER_PATCH_MIN_256_THRESHOLD]
+usage: /usr/bin/python3 check_counters.py ROOT [--motion GLOBAL_MEAN PER_PATCH_MIN_256] [--aesthetic THRESHOLD]
 
-Give the thresholds only for trees curated with --motion-filter enable.
+Give --motion only for trees curated with --motion-filter enable, and
+--aesthetic only with --aesthetic-threshold.
 
 Rules checked, per processed_clip_chunks file:
 - clips / filtered_clips name metas whose clip_location is under clips/ and
@@ -30,9 +32,17 @@ import os
 import sys
 
 root = sys.argv[1]
-gm_thr = float(sys.argv[2]) if len(sys.argv) > 2 else None
-pp_thr = float(sys.argv[3]) if len(sys.argv) > 3 else None
+gm_thr = pp_thr = aes_thr = None
+args = sys.argv[2:]
+while args:
+    if args[0] == "--motion":
+        gm_thr, pp_thr, args = float(args[1]), float(args[2]), args[3:]
+    elif args[0] == "--aesthetic":
+        aes_thr, args = float(args[1]), args[2:]
+    else:
+        sys.exit(f"check_counters: unknown argument {args[0]}")
 problems = []
+sums = {"chunks": 0}
 
 
 def bad(where, msg):
@@ -69,6 +79,10 @@ for dirpath, _, files in os.walk(chunk_dir):
     for name in sorted(files):
         rel = os.path.relpath(os.path.join(dirpath, name), root)
         ch = load(rel)
+        sums["chunks"] += 1
+        for k, v in ch.items():
+            if k.startswith("num_"):
+                sums[k] = sums.get(k, 0) + v
         video = ch["video"]
         totals[video] = totals.get(video, 0) + len(ch["clips"]) + len(ch["filtered_clips"])
         metas = {}
@@ -107,6 +121,23 @@ for dirpath, _, files in os.walk(chunk_dir):
             by_motion = sum(1 for cid in ch["filtered_clips"] if cid in metas and small_motion(metas[cid][1]))
             if by_motion != ch["num_clips_filtered_by_motion"]:
                 bad(rel, f"num_clips_filtered_by_motion {ch['num_clips_filtered_by_motion']}, {by_motion} filtered clips have small motion")
+        if aes_thr is not None:
+            by_aes = 0
+            for cid in ch["filtered_clips"]:
+                meta = metas.get(cid, (None, {}))[1]
+                if small_motion(meta):
+                    continue
+                score = meta.get("aesthetic_score")
+                if score is None or score >= aes_thr:
+                    bad(cid, f"filtered with aesthetic_score {score} (threshold {aes_thr}) and no small motion")
+                else:
+                    by_aes += 1
+            for cid in ch["clips"]:
+                score = metas.get(cid, (None, {}))[1].get("aesthetic_score")
+                if score is not None and score < aes_thr:
+                    bad(cid, f"passed with aesthetic_score {score} below {aes_thr}")
+            if by_aes != ch["num_clips_filtered_by_aesthetic"]:
+                bad(rel, f"num_clips_filtered_by_aesthetic {ch['num_clips_filtered_by_aesthetic']}, {by_aes} clips are under the threshold")
         every = list(metas.values())
         want = sum(1 for _, m in every if "num_bytes" in m)
         if ch["num_clips_transcoded"] != want:
@@ -120,7 +151,7 @@ for dirpath, _, files in os.walk(chunk_dir):
             if os.path.isdir(pdir):
                 webp += 1
                 have = set(os.listdir(pdir))
-                for w in metas[cid][1]["windows"]:
+                for w in metas.get(cid, (None, {"windows": []}))[1]["windows"]:
                     if f"{w['start_frame']}_{w['end_frame']}.webp" not in have:
                         bad(cid, f"window {w['start_frame']}_{w['end_frame']} has no preview")
         if ch["num_clips_with_webp"] != webp:
@@ -139,6 +170,8 @@ for dirpath, _, files in os.walk(chunk_dir):
                 bad(rel, f"{key} keys {list(aw.keys())} are not the passed clips {ch['clips']}")
                 continue
             for cid in ch["clips"]:
+                if cid not in metas:
+                    continue
                 want = {}
                 for w in metas[cid][1]["windows"]:
                     texts = caption_models(w, suffix)
@@ -154,4 +187,4 @@ for dirpath, _, files in os.walk(os.path.join(root, "processed_videos")):
         if v["num_total_clips"] != totals.get(v["video"], 0):
             bad(rel, f"num_total_clips {v['num_total_clips']} != {totals.get(v['video'], 0)} clips in its chunks")
 
-json.dump(problems, sys.stdout)
+json.dump({"problems": problems, "totals": sums}, sys.stdout)

@@ -235,16 +235,26 @@ type sceneMeta struct {
 	Valid   bool             `json:"valid"`
 }
 
-// checkCounters runs check_counters.py over a tree and fails on every
-// problem it reports.
-func checkCounters(t *testing.T, root string, thresholds ...string) {
+// checkCounters runs check_counters.py over a tree, fails on every problem
+// it reports and returns the counters summed over all chunks ("chunks":
+// how many). args: "--motion", GM, PP and/or "--aesthetic", T.
+func checkCounters(t *testing.T, root string, args ...string) map[string]int {
 	t.Helper()
-	var problems []string
-	runPy(t, &problems, filepath.Join(repoRoot, "test", "check_counters.py"), append([]string{root}, thresholds...)...)
-	for _, p := range problems {
+	var rep struct {
+		Problems []string       `json:"problems"`
+		Totals   map[string]int `json:"totals"`
+	}
+	runPy(t, &rep, filepath.Join(repoRoot, "test", "check_counters.py"), append([]string{root}, args...)...)
+	for _, p := range rep.Problems {
 		t.Error("check_counters: " + p)
 	}
+	if rep.Totals["chunks"] == 0 {
+		t.Errorf("check_counters: no processed_clip_chunks under %s", root)
+	}
+	return rep.Totals
 }
+
+var motionThresholds = []string{"--motion", "0.00098", "0.000001"}
 
 func runPy(t *testing.T, v any, script string, args ...string) {
 	t.Helper()
@@ -389,7 +399,7 @@ func TestScenesMotionCaptions(t *testing.T) {
 			t.Errorf("%s: not json.dumps(indent=4) (exact %t) or stat size %d != %d", rel, j.Exact, j.StatSize, j.Size)
 		}
 	}
-	checkCounters(t, m.dir, "0.00098", "0.000001")
+	checkCounters(t, m.dir, motionThresholds...)
 
 	// Shards hold the passed clips only, with their caption as .txt.
 	var shard struct {
@@ -593,24 +603,35 @@ func TestStageCombinations(t *testing.T) {
 	for _, c := range []struct {
 		name   string
 		args   []string
-		filter bool // motion filter enabled: check_counters checks the thresholds
+		filter bool           // motion filter enabled: check_counters checks the thresholds
+		want   map[string]int // counters that must be positive (1) or zero (0) over the tree
 	}{
-		{"stride-score-only", []string{"--motion-filter", "score-only"}, false},
-		{"stride-motion-previews", []string{"--motion-filter", "enable", "--generate-previews"}, true},
+		{"stride-score-only", []string{"--motion-filter", "score-only"}, false,
+			map[string]int{"num_clips_passed": 1, "num_clips_filtered_by_motion": 0, "num_clips_with_webp": 0}},
+		{"stride-motion-previews", []string{"--motion-filter", "enable", "--generate-previews"}, true,
+			map[string]int{"num_clips_passed": 1, "num_clips_filtered_by_motion": 1, "num_clips_with_webp": 1, "num_clips_with_caption": 0}},
 		{"scene-motion-captions-no-upload", append([]string{"--splitting-algorithm", "scene", "--motion-filter", "enable",
-			"--no-upload-clips", "--enhance-captions-endpoint", srv.URL + "/v1", "--enhance-caption-model", "lm"}, captions...), true},
+			"--no-upload-clips", "--enhance-captions-endpoint", srv.URL + "/v1", "--enhance-caption-model", "lm"}, captions...), true,
+			map[string]int{"num_clips_passed": 1, "num_clips_filtered_by_motion": 1, "num_clips_with_caption": 1, "num_clips_transcoded": 1}},
 		{"scene-broken-captions-previews", []string{"--splitting-algorithm", "scene", "--generate-previews",
-			"--captioning-endpoint", broken.URL + "/v1", "--caption-model", "vlm", "--caption-retries", "0"}, false},
+			"--captioning-endpoint", broken.URL + "/v1", "--caption-model", "vlm", "--caption-retries", "0"}, false,
+			map[string]int{"num_clips_passed": 1, "num_clips_with_webp": 1, "num_clips_with_caption": 0, "num_clips_filtered_by_motion": 0}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			db := filepath.Join(t.TempDir(), "db")
 			mustClipfs(t, 0, append([]string{"curate", "--input", in, "--db", db, "--workers", workers()}, c.args...)...)
 			out := filepath.Join(t.TempDir(), "out")
 			mustClipfs(t, 0, "export", "--db", db, "--out", out)
+			var totals map[string]int
 			if c.filter {
-				checkCounters(t, out, "0.00098", "0.000001")
+				totals = checkCounters(t, out, motionThresholds...)
 			} else {
-				checkCounters(t, out)
+				totals = checkCounters(t, out)
+			}
+			for k, positive := range c.want {
+				if (totals[k] > 0) != (positive == 1) {
+					t.Errorf("%s = %d over the tree, want %s", k, totals[k], map[int]string{0: "0", 1: "> 0"}[positive])
+				}
 			}
 			// Re-running with the same settings adds nothing.
 			r := mustClipfs(t, 0, append([]string{"curate", "--input", in, "--db", db}, c.args...)...)

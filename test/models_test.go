@@ -163,6 +163,17 @@ func TestEmbeddingsAndAesthetics(t *testing.T) {
 	checkEmbeddings(t, out1, 48)
 	checkCounters(t, out1)
 
+	// Settings that do not change results leave the database up to date;
+	// one that does re-curates.
+	r := mustClipfs(t, 0, append(append([]string{"curate", "--db", db1}, base...), "--model-batch", "7", "--workers", "1")...)
+	if !strings.Contains(r.stderr, " 0 curated") {
+		t.Errorf("--model-batch/--workers re-curated: %s", r.stderr)
+	}
+	r = mustClipfs(t, 0, append([]string{"curate", "--db", db1, "--embedding-frames", "3"}, base...)...)
+	if !strings.Contains(r.stderr, " 0 up to date") {
+		t.Errorf("--embedding-frames 3 did not re-curate: %s", r.stderr)
+	}
+
 	db2 := filepath.Join(t.TempDir(), "db")
 	mustClipfs(t, 0, append([]string{"curate", "--db", db2, "--aesthetic-threshold", fmt.Sprint(threshold)}, base...)...)
 	m := mount(t, db2)
@@ -182,7 +193,11 @@ func TestEmbeddingsAndAesthetics(t *testing.T) {
 		}
 	}
 	checkEmbeddings(t, m.dir, 48)
-	checkCounters(t, m.dir)
+	totals := checkCounters(t, m.dir, "--aesthetic", fmt.Sprint(threshold))
+	if totals["num_clips_filtered_by_aesthetic"] == 0 || totals["num_clips_passed"] == 0 ||
+		totals["num_clips_with_embeddings"] != totals["num_clips_passed"] {
+		t.Errorf("counters %v: want some clips filtered by aesthetics, some passed, every passed clip embedded", totals)
+	}
 
 	// Shards carry <uuid>.clip.npy for every passed clip.
 	var npy map[string][]int

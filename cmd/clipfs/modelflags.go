@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"os"
+	"path/filepath"
 
 	"github.com/clipfs/clipfs/curate"
 	"github.com/clipfs/clipfs/curate/aesthetic"
@@ -113,7 +115,7 @@ func (o *modelOptions) apply(cfg *curate.Config, log *slog.Logger) (*loadedModel
 			l.close()
 			return nil, err
 		}
-		cfg.Embedding = &curate.Embedding{Model: q, ModelID: o.model, Prefix: "clip", Frames: o.frames}
+		cfg.Embedding = &curate.Embedding{Model: q, ModelID: weightsID(o.model), Prefix: "clip", Frames: o.frames}
 	}
 	if o.aestheticMLP != "" {
 		p, err := aesthetic.Load(o.aestheticMLP)
@@ -131,11 +133,34 @@ func (o *modelOptions) apply(cfg *curate.Config, log *slog.Logger) (*loadedModel
 			return nil, fmt.Errorf("aesthetic model %s takes %d-wide embeddings, but %s makes %d (the LAION MLP needs CLIP ViT-L/14)",
 				o.aestheticMLP, p.InputDim(), clipModel, m.Config.ProjectionDim)
 		}
-		a := &curate.Aesthetics{Model: q, ModelID: clipModel + "+" + o.aestheticMLP, Predictor: p, Mean: o.reduction == "mean"}
+		a := &curate.Aesthetics{Model: q, ModelID: weightsID(clipModel) + "+" + weightsID(o.aestheticMLP), Predictor: p, Mean: o.reduction == "mean"}
 		if !math.IsNaN(o.threshold) {
 			a.Threshold = &o.threshold
 		}
 		cfg.Aesthetics = a
 	}
 	return l, nil
+}
+
+// weightsID names model weights in the settings fingerprint: the absolute
+// path with the size and modification time of what it holds, so that the
+// same weights reached by another path are the same, and new weights at
+// the same path re-curate.
+func weightsID(path string) string {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		abs = path
+	}
+	id := abs
+	files := []string{abs}
+	if st, err := os.Stat(abs); err == nil && st.IsDir() {
+		files, _ = filepath.Glob(filepath.Join(abs, "*.safetensors"))
+		files = append(files, filepath.Join(abs, "config.json"))
+	}
+	for _, f := range files {
+		if st, err := os.Stat(f); err == nil {
+			id += fmt.Sprintf(" %s:%d:%d", filepath.Base(f), st.Size(), st.ModTime().UnixNano())
+		}
+	}
+	return id
 }

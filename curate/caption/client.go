@@ -168,6 +168,9 @@ func defaultHTTPClient(inFlight int) *http.Client {
 // Model is the model name sent with every request.
 func (c *Client) Model() string { return c.model }
 
+// MaxTokens is the max_tokens sent with every request.
+func (c *Client) MaxTokens() int { return c.maxTokens }
+
 // Describe sends one user message, the prompt as a text part followed by
 // one image_url part per JPEG ("data:image/jpeg;base64,..."), and returns
 // the answer with surrounding white space trimmed.

@@ -7,6 +7,11 @@ Run on the GPU machine:
 
     python3 curate/vit/kernels/bench_torch.py [--batches 1,64,256] [--min-time 3]
 
+or on the CPU (bench/run.sh vit uses it as the baseline of clipfs's CPU
+runtime, with --csv printing "batch frames/s" lines):
+
+    python3 curate/vit/kernels/bench_torch.py --device cpu --csv
+
 It builds transformers' CLIPVisionModelWithProjection from a CLIPVisionConfig
 when transformers is importable (eager attention, as clipfs computes it, and
 also PyTorch's SDPA), else an equivalent torch.nn model written here, and
@@ -110,18 +115,23 @@ def build_models(device):
     return out
 
 
+def sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
 def time_batch(model, batch, device, min_time, min_iters):
     """Frames per second of model at batch, after a warm-up."""
     x = torch.randn(batch, 3, IMAGE, IMAGE, device=device)
     with torch.inference_mode():
-        for _ in range(3):
+        for _ in range(1 if device.type == "cpu" else 3):
             model(x)
-        torch.cuda.synchronize()
+        sync(device)
         iters, start = 0, time.perf_counter()
         while iters < min_iters or time.perf_counter() - start < min_time:
             model(x)
             iters += 1
-        torch.cuda.synchronize()
+        sync(device)
         secs = time.perf_counter() - start
     return iters, secs, batch * iters / secs
 
@@ -131,12 +141,22 @@ def main():
     p.add_argument("--batches", default="1,64,256")
     p.add_argument("--min-time", type=float, default=3.0, help="seconds per measurement")
     p.add_argument("--min-iters", type=int, default=5)
+    p.add_argument("--device", default="cuda", choices=("cuda", "cpu"))
+    p.add_argument("--csv", action="store_true", help='print only "batch frames/s" lines (fp32, first model)')
     args = p.parse_args()
+    batches = [int(b) for b in args.batches.split(",")]
+    if args.device == "cpu":
+        device = torch.device("cpu")
+        models = build_models(device)
+        name, model = models[0]
+        for batch in batches:
+            iters, secs, fps = time_batch(model, batch, device, args.min_time, 1)
+            print(f"{batch} {fps:.3f}" if args.csv else f"{name} cpu batch {batch}: {fps:.2f} frames/s", flush=True)
+        return
     if not torch.cuda.is_available():
         raise SystemExit("bench_torch: no CUDA GPU visible to PyTorch")
     device = torch.device("cuda")
     print(f"torch {torch.__version__}, {torch.cuda.get_device_name(device)}")
-    batches = [int(b) for b in args.batches.split(",")]
     models = build_models(device)
     print(f"{'model':<22} {'precision':<10} {'batch':>6} {'iters':>6} {'seconds':>9} {'frames/s':>10}")
     for tf32 in (False, True):
