@@ -34,6 +34,10 @@
 #           six shots, vs the same ffmpeg decode with the frames read and
 #           dropped (Go benchmarks BenchmarkSceneDetect / SceneDecodeOnly).
 #           Target: <= 1.2x.
+#   vit     frames per second of a ViT-B/32 CLIP vision tower (random weights)
+#           on the CPU, batch 1 and 8 (Go benchmark BenchmarkViTB32CPU), vs
+#           PyTorch on the same CPU (curate/vit/kernels/bench_torch.py, when
+#           /usr/bin/python3 has torch); reported, no target. Higher is better.
 #   motion  motion score (libavcodec decode with motion vectors, sampling,
 #           NeMo's score) of a 20 s 1280x720 30 fps clip, vs decoding the
 #           whole clip alone (Go benchmarks BenchmarkMotionDecode /
@@ -67,9 +71,9 @@ die() { echo "bench: $*" >&2; exit 1; }
 say() { echo "bench: $*" >&2; }
 
 benches=("$@")
-[[ ${#benches[@]} -gt 0 ]] || benches=(ls read curate shard scene motion)
+[[ ${#benches[@]} -gt 0 ]] || benches=(ls read curate shard scene motion vit)
 for b in "${benches[@]}"; do
-	case $b in ls | read | curate | shard | scene | motion) ;; *) die "unknown benchmark '$b' (ls, read, curate, shard, scene, motion)" ;; esac
+	case $b in ls | read | curate | shard | scene | motion | vit) ;; *) die "unknown benchmark '$b' (ls, read, curate, shard, scene, motion, vit)" ;; esac
 done
 [[ $EUID -eq 0 ]] || die "run as root (FUSE and tmpfs mounts, drop_caches)"
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive number"
@@ -360,6 +364,28 @@ bench_motion() {
 	NOTES+=("motion: NeMo samples ~2 fps and stops after max(10, whole seconds) frames with vectors, so it decodes about half of a clip; the baseline decodes all of it")
 }
 
+# ---- vit: CLIP ViT-B/32 on the CPU vs PyTorch on the same CPU ----
+bench_vit() {
+	local r b out fps torchfps
+	/usr/bin/python3 -c 'import torch' 2>/dev/null || { say "vit: /usr/bin/python3 has no torch (apt-get install python3-torch); no baseline"; }
+	for b in 1 8; do row vit "b$b" "ViT-B/32 CPU, batch $b" fps -; done
+	for ((r = 1; r <= RUNS; r++)); do
+		for b in 1 8; do
+			out=$(go test -run '^$' -bench "ViTB32CPU/batch=$b\$" -benchtime=1x -count=1 ./curate/vit/ 2>>"$LOG") || fail "vit benchmark failed"
+			fps=$(awk -v b="$b" '/^BenchmarkViTB32CPU/ { for (i = 3; i <= NF; i++) if ($i == "ns/op") print b / ($(i - 1) / 1e9) }' <<<"$out")
+			[[ -n $fps ]] || fail "vit benchmark printed no figure: $out"
+			sample vit "b$b" "$fps" clipfs
+			torchfps=nan
+			if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+				torchfps=$(/usr/bin/python3 curate/vit/kernels/bench_torch.py --device cpu --csv --batches "$b" --min-time 2 2>>"$LOG" | awk 'NF == 2 { print $2 }')
+			fi
+			sample vit "b$b" "${torchfps:-nan}" base
+		done
+		progress vit "$r"
+	done
+	NOTES+=("vit: frames/s, higher is better; ratio = clipfs / PyTorch $(/usr/bin/python3 -c 'import torch; import os; print(torch.__version__, "with", os.cpu_count(), "threads")' 2>/dev/null || echo '(absent)') on the same CPU")
+}
+
 # ---- shard: a virtual WebDataset shard through the mount ----
 RSS_LIMIT=200 # MiB, the target for the mount process's peak RSS
 
@@ -539,6 +565,7 @@ report() {
 	curate) what="<= 1.15x the same ffmpeg commands under xargs -P $WORKERS" ;;
 	shard) what="cold >= 0.9x the FUSE ceiling, warm >= 0.4x a local file, peak RSS < $RSS_LIMIT MiB" ;;
 	scene) what="<= 1.2x decoding alone at the detection resolution" ;;
+	vit) what="reported" ;;
 	motion) what="reported" ;;
 	esac
 	if [[ ${#misses[@]} -eq 0 ]]; then
@@ -552,6 +579,7 @@ report() {
 show() {
 	case $2 in
 	s) awk -v v="$1" 'BEGIN { printf "%.3f s", v }' ;;
+	fps) awk -v v="$1" 'BEGIN { printf "%.2f f/s", v }' ;;
 	*) awk -v v="$1" -v u="$2" 'BEGIN { printf "%.0f %s", v, u }' ;;
 	esac
 }

@@ -2,6 +2,8 @@ package curate
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
 
 	"github.com/clipfs/clipfs/curate/motion"
@@ -123,8 +125,13 @@ func (r *runner) scoreMotion(ctx context.Context, clipPath string, res *clipResu
 	if err == nil {
 		score = motion.Compute(d)
 	} else {
-		r.log.Warn("clip has no motion score", "video", res.clip.Source, "clip", res.clip.ID,
-			"step", "motion_decode", "reason", motion.Reason(err), "err", err)
+		args := []any{"video", res.clip.Source, "clip", res.clip.ID, "step", "motion_decode", "reason", motion.Reason(err)}
+		if errors.Is(err, motion.ErrDecodeFailed) {
+			args = append(args, "err", err) // libav's words; the others say it all
+		} else if errors.Is(err, motion.ErrResolutionTooSmall) {
+			args = append(args, "size", fmt.Sprintf("%dx%d", res.clip.Media.Width, res.clip.Media.Height))
+		}
+		r.log.Warn("clip has no motion score", args...)
 		res.clip.Errors = appendOnce(res.clip.Errors, "motion_decode")
 	}
 	r.setMotion(res, score)

@@ -18,7 +18,7 @@ func BenchmarkViTB32CPU(b *testing.B) {
 	rt := newCPU(RandomModel(vitB32, 1))
 	defer rt.Close()
 	rng := rand.New(rand.NewPCG(1, 1))
-	for _, batch := range []int{1, 64, 256} {
+	for _, batch := range []int{1, 8, 64, 256} {
 		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
 			images := make([][]float32, batch)
 			for i := range images {

@@ -5,7 +5,7 @@ import (
 	"sync/atomic"
 )
 
-// The matrix product behind every Linear layer, y = x·Wᵀ + b, in plain Go.
+// The matrix product behind every Linear layer, y = x·Wᵀ + b.
 //
 // W is packed once, when a runtime is made, into panels of nr output columns
 // stored k-major (for each input index the nr weights side by side, K padded
@@ -13,41 +13,73 @@ import (
 // rows × nc columns that the worker pool takes in turn; a task packs its rows
 // of x, kc input columns at a time, into mr-row micro-panels (which stay in
 // L2) and runs the micro-kernel over every pair of micro-panels, the weight
-// micro-panel (kc × nr, 3 KB) staying in L1.
+// micro-panel (kc × nr) staying in L1. Missing rows and columns of a tile at
+// the edge are zeros in the packed panels; the kernel then writes into a
+// scratch tile of which only the valid part is added to y.
 //
-// The micro-kernel is 2 rows × 3 columns, unrolled 4 times along k. Go
-// does not vectorise and has 15 usable float registers, and its scheduler
-// issues every product of a straight-line block before the additions that
-// end the loop iteration, so a larger tile (4×4, 4×8) spills its
-// accumulators to the stack and runs at less than half the speed. At 2×3
-// the six accumulators, six products and two row values fit, and unrolling
-// lets the first three steps of each iteration interleave their products
-// and additions; on the machines measured this ran 2.5× faster than 4×4 and
-// within a few percent of the best of 1×6, 3×2 and 2×4.
+// The micro-kernel and its tile (mr × nr) and task (mc × at most ncMax)
+// sizes are a microKernel, chosen when the package starts (activeKernel):
+// the AVX2+FMA assembly kernel of matmul_amd64.s where the CPU has it,
+// else goKernel. A linear remembers the kernel it was packed for.
+//
+// Every output is the bias (or bias + residual), then for each block of kc
+// inputs in order the block's sum added to it, that sum being computed by
+// the kernel in k order in a register of its own. Nothing depends on the
+// output's place in a tile or task, so an image's embedding is the same
+// whatever batch it is in and however many threads run.
 const (
-	mr = 2   // rows of a micro-tile
-	nr = 3   // columns of a micro-tile
-	ku = 4   // unrolling of the micro-kernel along k
+	ku = 4   // K is padded to a multiple of ku
 	kc = 256 // input columns per packed block
-	mc = 48  // rows per task
 )
 
+// microKernel is a register-tiled kernel and the blocking that suits it.
+type microKernel struct {
+	name   string
+	mr, nr int // rows and columns of a tile
+	mc     int // rows per task, a multiple of mr
+	ncMax  int // most columns per task (rounded up to a multiple of nr)
+	// tile adds a·b to the mr × nr tile of c at c[0:], c[ldc:], …: a is a
+	// micro-panel of x (k-major, mr values per k), b one of W (nr values
+	// per k), of the same length in k, a multiple of ku.
+	tile func(a, b, c []float32, ldc int)
+}
+
+// goKernel is the portable kernel (goTile below): 2 × 3, 48 rows per task.
+//
+// Go does not vectorise and has 15 usable float registers, and its
+// scheduler issues every product of a straight-line block before the
+// additions that end the loop iteration, so a larger tile (4×4, 4×8)
+// spills its accumulators to the stack and runs at less than half the
+// speed. At 2×3 the six accumulators, six products and two row values
+// fit, and unrolling 4 times along k lets the first three steps of each
+// iteration interleave their products and additions; on the machines
+// measured this ran 2.5× faster than 4×4 and within a few percent of the
+// best of 1×6, 3×2 and 2×4.
+var goKernel = microKernel{name: "go", mr: 2, nr: 3, mc: 48, ncMax: 256, tile: goTile}
+
+// activeKernel is the kernel packLinear packs for: goKernel unless init
+// found a faster one for this CPU. Tests set it to goKernel to check the
+// fallback.
+var activeKernel = &goKernel
+
 // linear is a Linear layer (weight [out, in], PyTorch's layout) packed for
-// the micro-kernel.
+// a micro-kernel.
 type linear struct {
 	out, in int
-	kp      int       // in, rounded up to a multiple of ku
-	panels  []float32 // ceil(out/nr) panels of kp × nr
-	bias    []float32 // [out], nil for none
+	kp      int          // in, rounded up to a multiple of ku
+	kernel  *microKernel // the kernel the panels are laid out for
+	panels  []float32    // ceil(out/nr) panels of kp × nr
+	bias    []float32    // [out], nil for none
 }
 
 // roundUp rounds x up to a multiple of m.
 func roundUp(x, m int) int { return (x + m - 1) / m * m }
 
-// packLinear packs weight w [out, in] and bias (nil for none).
+// packLinear packs weight w [out, in] and bias (nil for none) for
+// activeKernel.
 func packLinear(w, bias []float32, out, in int) *linear {
-	kp := roundUp(in, ku)
-	l := &linear{out: out, in: in, kp: kp, panels: make([]float32, roundUp(out, nr)*kp), bias: bias}
+	nr, kp := activeKernel.nr, roundUp(in, ku)
+	l := &linear{out: out, in: in, kp: kp, kernel: activeKernel, panels: make([]float32, roundUp(out, nr)*kp), bias: bias}
 	for j := 0; j < out; j++ {
 		panel := l.panels[(j/nr)*kp*nr : (j/nr+1)*kp*nr]
 		for k, v := range w[j*in : (j+1)*in] {
@@ -71,7 +103,8 @@ const (
 type workers struct {
 	n      int
 	jobs   chan *job   // nil when stopped
-	apack  [][]float32 // per worker: packed rows of x (mc × kc)
+	apack  [][]float32 // per worker: packed rows of x (mc × kc), grown on use
+	tiles  [][]float32 // per worker: an edge tile (mr × nr), grown on use
 	scores [][]float32 // per worker: attention scores of one query (tokens)
 }
 
@@ -96,9 +129,8 @@ func (j *job) loop(worker int) {
 
 // newWorkers makes a pool of n threads for sequences of tokens tokens.
 func newWorkers(n, tokens int) *workers {
-	w := &workers{n: n, apack: make([][]float32, n), scores: make([][]float32, n)}
+	w := &workers{n: n, apack: make([][]float32, n), tiles: make([][]float32, n), scores: make([][]float32, n)}
 	for i := range n {
-		w.apack[i] = make([]float32, roundUp(mc, mr)*kc)
 		w.scores[i] = make([]float32, tokens)
 	}
 	return w
@@ -142,16 +174,21 @@ func (w *workers) parallel(n int, fn func(worker, i int)) {
 // linear computes y = x·Wᵀ + b for the rows × l.in matrix x into the rows ×
 // l.out matrix y, finishing as e says.
 func (w *workers) linear(y, x []float32, rows int, l *linear, e epilogue) {
-	rowTasks := (rows + mc - 1) / mc
+	k := l.kernel
+	rowTasks := (rows + k.mc - 1) / k.mc
 	// Enough column blocks that every thread has about four tasks, but
-	// no narrower than 8 micro-tiles nor wider than 256 columns.
+	// no narrower than 8 micro-tiles nor wider than ncMax columns.
 	colTasks := max(1, (4*w.n+rowTasks-1)/rowTasks)
-	nc := min(max(roundUp((l.out+colTasks-1)/colTasks, nr), 8*nr), roundUp(256, nr))
+	nc := min(max(roundUp((l.out+colTasks-1)/colTasks, k.nr), 8*k.nr), roundUp(k.ncMax, k.nr))
 	colTasks = (l.out + nc - 1) / nc
 	w.parallel(rowTasks*colTasks, func(worker, t int) {
-		i0, j0 := (t/colTasks)*mc, (t%colTasks)*nc
-		b := block{y: y, x: x, l: l, i0: i0, i1: min(i0+mc, rows), j0: j0, j1: min(j0+nc, l.out)}
-		b.run(w.apack[worker], e)
+		if len(w.apack[worker]) < k.mc*kc || len(w.tiles[worker]) < k.mr*k.nr {
+			w.apack[worker] = make([]float32, max(len(w.apack[worker]), k.mc*kc))
+			w.tiles[worker] = make([]float32, max(len(w.tiles[worker]), k.mr*k.nr))
+		}
+		i0, j0 := (t/colTasks)*k.mc, (t%colTasks)*nc
+		b := block{y: y, x: x, l: l, i0: i0, i1: min(i0+k.mc, rows), j0: j0, j1: min(j0+nc, l.out)}
+		b.run(w.apack[worker], w.tiles[worker][:k.mr*k.nr], e)
 	})
 }
 
@@ -162,11 +199,12 @@ type block struct {
 	i0, i1, j0, j1 int
 }
 
-// run computes the block, packing x into apack.
-func (b *block) run(apack []float32, e epilogue) {
+// run computes the block, packing x into apack and computing edge tiles
+// in tile.
+func (b *block) run(apack, tile []float32, e epilogue) {
 	b.begin(e)
-	var tile [mr * nr]float32
-	n := b.l.out
+	k := b.l.kernel
+	mr, nr, n := k.mr, k.nr, b.l.out
 	groups := (b.i1 - b.i0 + mr - 1) / mr
 	for k0 := 0; k0 < b.l.kp; k0 += kc {
 		kb := min(kc, b.l.kp-k0)
@@ -178,15 +216,16 @@ func (b *block) run(apack []float32, e epilogue) {
 				ap := apack[g*kb*mr : (g+1)*kb*mr]
 				i := b.i0 + g*mr
 				if i+mr <= b.i1 && j+nr <= b.j1 {
-					kernel(ap, bp, b.y[i*n+j:], n)
+					k.tile(ap, bp, b.y[i*n+j:], n)
 					continue
 				}
 				// A partial tile at the bottom or right edge.
-				tile = [mr * nr]float32{}
-				kernel(ap, bp, tile[:], nr)
+				clear(tile)
+				k.tile(ap, bp, tile, nr)
 				for r := 0; r < mr && i+r < b.i1; r++ {
-					for q := 0; q < nr && j+q < b.j1; q++ {
-						b.y[(i+r)*n+j+q] += tile[r*nr+q]
+					row := b.y[(i+r)*n+j : (i+r)*n+min(j+nr, b.j1)]
+					for q, v := range tile[r*nr : r*nr+len(row)] {
+						row[q] += v
 					}
 				}
 			}
@@ -222,19 +261,24 @@ func (b *block) begin(e epilogue) {
 // micro-panels of mr rows, k-major, padding missing rows and columns with
 // zeros.
 func (b *block) pack(apack []float32, k0, kb int) {
-	in := b.l.in
+	in, mr := b.l.in, b.l.kernel.mr
 	kend := max(0, min(kb, in-k0))
 	for g := 0; g < (b.i1-b.i0+mr-1)/mr; g++ {
 		dst := apack[g*kb*mr : (g+1)*kb*mr]
+		i := b.i0 + g*mr
+		if mr == 6 && i+6 <= b.i1 {
+			pack6(dst[:kend*6], b.x[i*in+k0:], in)
+			clear(dst[kend*6:])
+			continue
+		}
 		for r := range mr {
-			i := b.i0 + g*mr + r
-			if i >= b.i1 {
+			if i+r >= b.i1 {
 				for k := range kb {
 					dst[k*mr+r] = 0
 				}
 				continue
 			}
-			src := b.x[i*in+k0 : i*in+k0+kend]
+			src := b.x[(i+r)*in+k0 : (i+r)*in+k0+kend]
 			for k, v := range src {
 				dst[k*mr+r] = v
 			}
@@ -245,10 +289,21 @@ func (b *block) pack(apack []float32, k0, kb int) {
 	}
 }
 
-// kernel adds a·b to the 2×3 tile of c at rows c[0:], c[ldc:]: a is a
-// micro-panel of x (k-major, 2 values per k), b one of W (3 values per k),
-// both of the same length in k, a multiple of ku.
-func kernel(a, b []float32, c []float32, ldc int) {
+// pack6 copies len(dst)/6 columns of 6 rows of x (row stride in) into dst,
+// k-major: the common case of pack for the 6-row tile of avx2Kernel.
+func pack6(dst, x []float32, in int) {
+	n := len(dst) / 6
+	r0, r1, r2 := x[:n], x[in:][:n], x[2*in:][:n]
+	r3, r4, r5 := x[3*in:][:n], x[4*in:][:n], x[5*in:][:n]
+	for k := range n {
+		d := dst[k*6:][:6]
+		d[0], d[1], d[2], d[3], d[4], d[5] = r0[k], r1[k], r2[k], r3[k], r4[k], r5[k]
+	}
+}
+
+// goTile is goKernel's tile: it adds a·b to the 2×3 tile of c at rows
+// c[0:], c[ldc:], unrolled 4 times along k.
+func goTile(a, b, c []float32, ldc int) {
 	var c00, c01, c02, c10, c11, c12 float32
 	for len(a) >= 8 && len(b) >= 12 {
 		x0, x1 := a[0], a[1]

@@ -146,6 +146,9 @@ def main():
     args = p.parse_args()
     batches = [int(b) for b in args.batches.split(",")]
     if args.device == "cpu":
+        import os
+
+        torch.set_num_threads(os.cpu_count())  # some builds start with one
         device = torch.device("cpu")
         models = build_models(device)
         name, model = models[0]
