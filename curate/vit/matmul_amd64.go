@@ -1,8 +1,12 @@
-//go:build !purego
+//go:build !purego && !cuda
 
 package vit
 
 import "golang.org/x/sys/cpu"
+
+// The cuda build leaves this kernel out: Go refuses Go assembly in a package
+// that uses cgo, and the cuda files do. Its CPU path (the fallback when no
+// GPU is usable) runs the Go kernel instead.
 
 // avx2Kernel is the 6×16 micro-kernel of matmul_amd64.s: twelve YMM
 // accumulators (two vectors of 8 columns for each of 6 rows), the weight
