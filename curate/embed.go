@@ -187,22 +187,14 @@ func (r *runner) frameImages(ctx context.Context, clipPath string, m VideoInfo, 
 	if err := r.acquire(ctx); err != nil {
 		return nil, err
 	}
-	imgs, err := r.tools.ExtractFrames(ctx, clipPath, m.Width, m.Height, frames, max(m.Width, m.Height))
+	raw, w, h, err := r.tools.extractRGB(ctx, clipPath, m.Width, m.Height, frames, max(m.Width, m.Height))
 	r.release()
 	if err != nil {
 		return nil, err
 	}
-	out := make([][]float32, len(imgs))
-	for i, img := range imgs {
-		b := img.Bounds()
-		rgb := make([]byte, 0, b.Dx()*b.Dy()*3)
-		for y := b.Min.Y; y < b.Max.Y; y++ {
-			row := img.Pix[img.PixOffset(b.Min.X, y):]
-			for x := 0; x < b.Dx(); x++ {
-				rgb = append(rgb, row[4*x], row[4*x+1], row[4*x+2])
-			}
-		}
-		out[i] = vit.Preprocess(rgb, b.Dx(), b.Dy(), size)
+	out := make([][]float32, len(raw))
+	for i, rgb := range raw {
+		out[i] = vit.Preprocess(rgb, w, h, size)
 	}
 	return out, nil
 }

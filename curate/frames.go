@@ -100,31 +100,50 @@ func frameSelectExpr(frames []int) string {
 // reason "frame extraction failed: <ffmpeg's line>". Cancelling ctx kills
 // ffmpeg and returns ctx's error.
 func (t Tools) ExtractFrames(ctx context.Context, path string, width, height int, frames []int, maxSide int) ([]*image.RGBA, error) {
+	raw, w, h, err := t.extractRGB(ctx, path, width, height, frames, maxSide)
+	if err != nil || len(raw) == 0 {
+		return nil, err
+	}
+	images := make([]*image.RGBA, len(raw))
+	for k, rgb := range raw {
+		img := image.NewRGBA(image.Rect(0, 0, w, h))
+		pix := img.Pix
+		for i, j := 0, 0; i < len(rgb); i, j = i+3, j+4 {
+			pix[j], pix[j+1], pix[j+2], pix[j+3] = rgb[i], rgb[i+1], rgb[i+2], 0xff
+		}
+		images[k] = img
+	}
+	return images, nil
+}
+
+// extractRGB is ExtractFrames without the conversion to images: the frames
+// as packed RGB24 (w×h×3 bytes each), with their size.
+func (t Tools) extractRGB(ctx context.Context, path string, width, height int, frames []int, maxSide int) (raw [][]byte, w, h int, err error) {
 	if width <= 0 || height <= 0 {
-		return nil, fmt.Errorf("extract frames %s: invalid video size %dx%d", path, width, height)
+		return nil, 0, 0, fmt.Errorf("extract frames %s: invalid video size %dx%d", path, width, height)
 	}
 	for i, f := range frames {
 		if f < 0 || (i > 0 && f <= frames[i-1]) {
-			return nil, fmt.Errorf("extract frames %s: frame numbers must be ascending and non-negative, got %v", path, frames)
+			return nil, 0, 0, fmt.Errorf("extract frames %s: frame numbers must be ascending and non-negative, got %v", path, frames)
 		}
 	}
 	if len(frames) == 0 {
-		return nil, nil
+		return nil, 0, 0, nil
 	}
-	w, h := FrameSize(width, height, maxSide)
+	w, h = FrameSize(width, height, maxSide)
 	stderr := &stderrCapture{}
 	cmd := exec.CommandContext(ctx, t.FFmpeg, FrameExtractArgs(path, frames, w, h)...)
 	cmd.Stderr = stderr
 	cmd.WaitDelay = 5 * time.Second
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		return nil, fmt.Errorf("extract frames %s: %w", path, err)
+		return nil, 0, 0, fmt.Errorf("extract frames %s: %w", path, err)
 	}
 	if err := cmd.Start(); err != nil {
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("extract frames %s: %w", path, ctx.Err())
+			return nil, 0, 0, fmt.Errorf("extract frames %s: %w", path, ctx.Err())
 		}
-		return nil, fmt.Errorf("extract frames %s: run ffmpeg: %w", path, err)
+		return nil, 0, 0, fmt.Errorf("extract frames %s: run ffmpeg: %w", path, err)
 	}
 	images, readErr := readRGBFrames(stdout, len(frames), w, h)
 	if readErr == nil {
@@ -135,40 +154,35 @@ func (t Tools) ExtractFrames(ctx context.Context, path string, width, height int
 	waitErr := cmd.Wait()
 	switch {
 	case ctx.Err() != nil:
-		return nil, fmt.Errorf("extract frames %s: %w", path, ctx.Err())
+		return nil, 0, 0, fmt.Errorf("extract frames %s: %w", path, ctx.Err())
 	case readErr != nil:
-		return nil, fmt.Errorf("extract frames %s: read ffmpeg output: %w", path, readErr)
+		return nil, 0, 0, fmt.Errorf("extract frames %s: read ffmpeg output: %w", path, readErr)
 	case waitErr != nil:
-		return nil, toolFailure(path, "frame extraction failed", stderr, waitErr, path)
+		return nil, 0, 0, toolFailure(path, "frame extraction failed", stderr, waitErr, path)
 	case len(images) < len(frames):
-		return nil, &MediaError{Path: path, Reason: fmt.Sprintf(
+		return nil, 0, 0, &MediaError{Path: path, Reason: fmt.Sprintf(
 			"frame extraction failed: got %d of %d frames, the video ends before frame %d",
 			len(images), len(frames), frames[len(images)])}
 	}
-	return images, nil
+	return images, w, h, nil
 }
 
-// readRGBFrames reads up to n raw RGB24 frames of w×h from r and returns
-// them as RGBA images. A stream ending early (at or inside a frame) is not an
-// error: the frames read so far are returned.
-func readRGBFrames(r io.Reader, n, w, h int) ([]*image.RGBA, error) {
-	raw := make([]byte, w*h*3)
-	images := make([]*image.RGBA, 0, n)
+// readRGBFrames reads up to n raw RGB24 frames of w×h from r. A stream
+// ending early (at or inside a frame) is not an error: the frames read so
+// far are returned.
+func readRGBFrames(r io.Reader, n, w, h int) ([][]byte, error) {
+	frames := make([][]byte, 0, n)
 	for range n {
+		raw := make([]byte, w*h*3)
 		if _, err := io.ReadFull(r, raw); err != nil {
 			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-				return images, nil
+				return frames, nil
 			}
-			return images, err
+			return frames, err
 		}
-		img := image.NewRGBA(image.Rect(0, 0, w, h))
-		pix := img.Pix
-		for i, j := 0, 0; i < len(raw); i, j = i+3, j+4 {
-			pix[j], pix[j+1], pix[j+2], pix[j+3] = raw[i], raw[i+1], raw[i+2], 0xff
-		}
-		images = append(images, img)
+		frames = append(frames, raw)
 	}
-	return images, nil
+	return frames, nil
 }
 
 // EncodeJPEG encodes an image as baseline JPEG at the given quality (1-100;
