@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/clipfs/clipfs/curate/motion"
 	"github.com/clipfs/clipfs/index"
@@ -70,20 +71,28 @@ func (r *runner) clip(ctx context.Context, sv SourceVideo, info VideoInfo, s Spa
 		r.scoreMotion(ctx, tmp, &res)
 	}
 	if r.cfg.Aesthetics != nil && !res.clip.Filtered {
+		t0 := time.Now()
 		r.scoreAesthetics(ctx, tmp, m, &res)
+		r.observe(StageAesthetic, t0)
 	}
 	if r.cfg.Embedding != nil && !res.clip.Filtered {
+		t0 := time.Now()
 		r.embed(ctx, tmp, m, &res)
+		r.observe(StageEmbed, t0)
 	}
 	if !res.clip.Filtered && (r.cfg.GeneratePreviews || r.cfg.Captions != nil) {
 		for _, w := range Windows(m.NumFrames) {
 			res.clip.Windows = append(res.clip.Windows, index.Window{Start: w.Start, End: w.End})
 		}
 		if r.cfg.GeneratePreviews {
+			t0 := time.Now()
 			r.previews(ctx, tmp, m, &res)
+			r.observe(StagePreview, t0)
 		}
 		if r.cfg.Captions != nil {
+			t0 := time.Now()
 			r.caption(ctx, tmp, m, &res)
+			r.observe(StageCaption, t0)
 		}
 	}
 	if !r.cfg.NoUploadClips && ctx.Err() == nil {
@@ -105,7 +114,12 @@ func (r *runner) transcode(ctx context.Context, source string, s Span, dst strin
 		return err
 	}
 	defer r.release()
-	return r.tools.Transcode(ctx, source, s.Start, s.End, dst)
+	t0 := time.Now()
+	if err := r.tools.Transcode(ctx, source, s.Start, s.End, dst); err != nil {
+		return err
+	}
+	r.observe(StageTranscode, t0)
+	return nil
 }
 
 // scoreMotion computes NeMo's motion score from the clip's motion vectors
@@ -116,6 +130,7 @@ func (r *runner) scoreMotion(ctx context.Context, clipPath string, res *clipResu
 	if r.acquire(ctx) != nil {
 		return
 	}
+	t0 := time.Now()
 	d, err := motion.DecodeContext(ctx, clipPath)
 	r.release()
 	if ctx.Err() != nil {
@@ -124,6 +139,7 @@ func (r *runner) scoreMotion(ctx context.Context, clipPath string, res *clipResu
 	score := motion.Missing()
 	if err == nil {
 		score = motion.Compute(d)
+		r.observe(StageMotion, t0)
 	} else {
 		args := []any{"video", res.clip.Source, "clip", res.clip.ID, "step", "motion_decode", "reason", motion.Reason(err)}
 		if errors.Is(err, motion.ErrDecodeFailed) {

@@ -51,6 +51,9 @@ type Config struct {
 	Log *slog.Logger
 	// Progress, if set, is told of every finished clip and video.
 	Progress *Progress
+	// Observer, if set, is told how long each stage took and of each error
+	// (clipfs serve's metrics).
+	Observer Observer
 }
 
 // Splitting names how videos are cut into clips (NeMo's
@@ -129,18 +132,10 @@ func Run(ctx context.Context, db *index.DB, tools Tools, cfg Config) (Report, er
 		})
 	}
 	wg.Wait()
-	if ctx.Err() == nil && !cfg.DryRun {
-		sealed, err := db.SealOpenShard()
-		if err != nil {
+	if ctx.Err() == nil {
+		_, errs := r.publish(ctx, true, r.report.Curated > 0)
+		for _, err := range errs {
 			r.fail(err)
-		}
-		if err := FillShardMD5s(ctx, db); err != nil {
-			r.fail(err)
-		}
-		if sealed || r.report.Curated > 0 || !db.HasRootFile(index.ClipTableName) {
-			if err := WriteClipTable(ctx, db); err != nil {
-				r.fail(err)
-			}
 		}
 	}
 	if cfg.Progress != nil {
@@ -154,6 +149,33 @@ func Run(ctx context.Context, db *index.DB, tools Tools, cfg Config) (Report, er
 		return rep, fmt.Errorf("%d of %d: %w", len(rep.Failed), rep.Videos, ErrSomeFailed)
 	}
 	return rep, nil
+}
+
+// publish finishes what readers see beyond the chunks: the open shard
+// sealed (if seal), the md5 of every sealed shard filled in, and
+// index.parquet rewritten when a shard sealed, changed is set or it is
+// missing. It returns whether a shard sealed, and the failures.
+func (r *runner) publish(ctx context.Context, seal, changed bool) (bool, []error) {
+	if r.cfg.DryRun {
+		return false, nil
+	}
+	var errs []error
+	sealed := false
+	if seal {
+		var err error
+		if sealed, err = r.db.SealOpenShard(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := FillShardMD5s(ctx, r.db); err != nil {
+		errs = append(errs, err)
+	}
+	if sealed || changed || !r.db.HasRootFile(index.ClipTableName) {
+		if err := WriteClipTable(ctx, r.db); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return sealed, errs
 }
 
 func (c *Config) normalise() error {

@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/clipfs/clipfs/index"
 )
@@ -22,40 +23,62 @@ type runner struct {
 	sem   chan struct{}
 	log   *slog.Logger
 
+	// unreported: a Curator keeps no list of failures (it runs for days);
+	// its caller gets each one from Video.
+	unreported bool
+
 	mu     sync.Mutex
 	report Report
 }
 
 func (r *runner) fail(err error) {
-	r.mu.Lock()
-	r.report.Failed = append(r.report.Failed, err)
-	r.mu.Unlock()
+	if !r.unreported {
+		r.mu.Lock()
+		r.report.Failed = append(r.report.Failed, err)
+		r.mu.Unlock()
+	}
 	r.log.Warn(err.Error())
 	if r.cfg.Progress != nil {
 		r.cfg.Progress.failed(err)
 	}
 }
 
+// Outcome is what curating one video did.
+type Outcome struct {
+	UpToDate bool    // nothing to do: curated before with the same file and settings
+	Clips    int     // clips committed
+	Bytes    int64   // bytes of clip media committed
+	Seconds  float64 // seconds of video in those clips
+}
+
 // video curates one source video, chunk by chunk, committing each chunk
 // once all its clips are done.
-func (r *runner) video(ctx context.Context, sv SourceVideo) {
-	err := r.curateVideo(ctx, sv)
-	if err == errUpToDate {
+func (r *runner) video(ctx context.Context, sv SourceVideo) (Outcome, error) {
+	var out Outcome
+	err := r.curateVideo(ctx, sv, &out)
+	r.mu.Lock()
+	switch {
+	case err == errUpToDate:
 		err = nil
-	} else if err == nil {
-		r.mu.Lock()
+		out.UpToDate = true
+		r.report.UpToDate++
+	case err == nil:
 		r.report.Curated++
-		r.mu.Unlock()
 	}
+	r.report.Clips += out.Clips
+	r.report.Seconds += out.Seconds
+	r.mu.Unlock()
 	if r.cfg.Progress != nil {
 		r.cfg.Progress.videoDone(sv)
 	}
 	if err != nil && ctx.Err() == nil {
 		r.fail(err)
+		r.observeError(err)
 	}
+	return out, err
 }
 
-func (r *runner) curateVideo(ctx context.Context, sv SourceVideo) error {
+func (r *runner) curateVideo(ctx context.Context, sv SourceVideo, out *Outcome) error {
 	st, err := os.Stat(sv.Path)
 	if err != nil {
 		return fileAccessError(sv.Path, err)
@@ -63,16 +86,15 @@ func (r *runner) curateVideo(ctx context.Context, sv SourceVideo) error {
 	fingerprint := fmt.Sprintf("size=%d mtime=%d %s", st.Size(), st.ModTime().UnixNano(), r.cfg.settings())
 	old, err := r.db.Video(sv.Path)
 	if err == nil && old.Fingerprint == fingerprint && old.Complete() {
-		r.mu.Lock()
-		r.report.UpToDate++
-		r.mu.Unlock()
 		r.log.Debug("up to date", "video", sv.Path)
 		return errUpToDate
 	}
+	t0 := time.Now()
 	info, err := r.tools.Probe(ctx, sv.Path)
 	if err != nil {
 		return err
 	}
+	r.observe(StageProbe, t0)
 	spans, err := r.split(ctx, sv, info)
 	if err != nil {
 		return err
@@ -106,7 +128,7 @@ func (r *runner) curateVideo(ctx context.Context, sv SourceVideo) error {
 			discard(r.db, results[ci])
 			continue
 		}
-		if err := r.commit(v, ci, results[ci]); err != nil {
+		if err := r.commit(v, ci, results[ci], out); err != nil {
 			firstErr = err
 		}
 	}
@@ -128,11 +150,13 @@ func (r *runner) split(ctx context.Context, sv SourceVideo, info VideoInfo) ([]S
 	if err := r.acquire(ctx); err != nil {
 		return nil, err
 	}
+	t0 := time.Now()
 	cuts, frames, err := r.tools.DetectCuts(ctx, sv.Path, info.Width, info.Height, r.cfg.Scene)
 	r.release()
 	if err != nil {
 		return nil, err
 	}
+	r.observe(StageSplit, t0)
 	spans := SceneSpans(cuts, frames, info.FrameRate, r.cfg.Scene)
 	r.log.Debug("scenes", "video", sv.Path, "frames", frames, "cuts", len(cuts), "clips", len(spans))
 	return spans, nil
@@ -141,13 +165,18 @@ func (r *runner) split(ctx context.Context, sv SourceVideo, info VideoInfo) ([]S
 // errUpToDate is curateVideo's answer for a video that needs no work.
 var errUpToDate = errors.New("up to date")
 
-// commit turns a chunk's finished clips into one atomic index commit.
-func (r *runner) commit(v index.VideoRecord, ci int, res []clipResult) error {
+// commit turns a chunk's finished clips into one atomic index commit and
+// adds them to out.
+func (r *runner) commit(v index.VideoRecord, ci int, res []clipResult, out *Outcome) error {
 	ch := index.ChunkRecord{ID: ChunkUUID(v.Source, ci), Source: v.Source, Index: ci}
 	cc := index.ChunkCommit{Video: v}
 	var seconds float64
+	var bytes int64
 	for _, cr := range res {
 		c := cr.clip
+		if c.Stored() {
+			bytes += c.Media.NumBytes
+		}
 		switch {
 		case !c.Filtered:
 			ch.Clips = append(ch.Clips, c.ID)
@@ -184,14 +213,22 @@ func (r *runner) commit(v index.VideoRecord, ci int, res []clipResult) error {
 		}
 	}
 	cc.Chunk, cc.Limits = ch, r.cfg.Shards
+	t0 := time.Now()
 	if err := r.db.CommitChunk(cc); err != nil {
 		discard(r.db, res)
 		return err
 	}
-	r.mu.Lock()
-	r.report.Clips += len(res)
-	r.report.Seconds += seconds
-	r.mu.Unlock()
+	r.observe(StageCommit, t0)
+	if o := r.cfg.Observer; o != nil {
+		for _, cr := range res {
+			for _, kind := range cr.clip.Errors {
+				o.Error(kind)
+			}
+		}
+	}
+	out.Clips += len(res)
+	out.Bytes += bytes
+	out.Seconds += seconds
 	return nil
 }
 

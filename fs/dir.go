@@ -82,7 +82,8 @@ func (d *dirNode) child(ctx context.Context, e index.Entry, out *fuse.EntryOut) 
 		node = &renderedNode{t: d.t, e: e}
 	}
 	child := d.NewInode(ctx, node, fusefs.StableAttr{Mode: syscall.S_IFREG, Ino: ino})
-	// An inode already known keeps its node (and rendered bytes).
+	// An inode already known keeps its node (and rendered bytes); on a live
+	// mount the tree's follower refreshes it when its records change.
 	if errno := child.Operations().(fileNode).attr(&out.Attr); errno != 0 {
 		return nil, errno
 	}

@@ -12,10 +12,13 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 )
 
-// fileNode is what every regular-file node can do: report its attributes.
+// fileNode is what every regular-file node can do: report its attributes,
+// and take the index's current entry when the file changed under the same
+// name (a live mount: clipfs serve).
 type fileNode interface {
 	fusefs.InodeEmbedder
 	attr(a *fuse.Attr) syscall.Errno
+	refresh(e index.Entry)
 }
 
 func unixTime(s int64) *time.Time {
@@ -35,12 +38,27 @@ func fileAttr(a *fuse.Attr, size, mtime int64) {
 // blobNode is a media file (clip .mp4, preview .webp) stored as a blob.
 type blobNode struct {
 	fusefs.Inode
-	t *Tree
-	e index.Entry
+	t  *Tree
+	mu sync.Mutex
+	e  index.Entry
+}
+
+func (n *blobNode) entry() index.Entry {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.e
+}
+
+// refresh points the node at another blob; files already open keep theirs.
+func (n *blobNode) refresh(e index.Entry) {
+	n.mu.Lock()
+	n.e = e
+	n.mu.Unlock()
 }
 
 func (n *blobNode) attr(a *fuse.Attr) syscall.Errno {
-	fileAttr(a, n.e.Size, n.e.MTime)
+	e := n.entry()
+	fileAttr(a, e.Size, e.MTime)
 	return 0
 }
 
@@ -49,11 +67,12 @@ func (n *blobNode) Getattr(ctx context.Context, fh fusefs.FileHandle, out *fuse.
 }
 
 func (n *blobNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {
-	f, err := os.Open(n.t.BlobPath(n.e))
+	e := n.entry()
+	f, err := os.Open(n.t.BlobPath(e))
 	if err != nil {
-		return nil, 0, toErrno(n.t.log, n.e.Name, err)
+		return nil, 0, toErrno(n.t.log, e.Name, err)
 	}
-	h := &blobHandle{f: f, t: n.t, name: n.e.Name}
+	h := &blobHandle{f: f, t: n.t, name: e.Name}
 	if n.t.passthrough {
 		return &passthroughHandle{h}, fuse.FOPEN_KEEP_CACHE, 0
 	}
@@ -91,7 +110,9 @@ func (h *blobHandle) Release(ctx context.Context) syscall.Errno {
 }
 
 // renderedNode is a generated file (JSON, pickle, Parquet): rendered once,
-// on the first stat or open, and kept while the kernel holds the inode.
+// on the first stat or open, and kept while the kernel holds the inode or
+// until its records change (refresh). An open file keeps the bytes it
+// opened, so a reader never sees two versions mixed.
 type renderedNode struct {
 	fusefs.Inode
 	t    *Tree
@@ -113,10 +134,21 @@ func (n *renderedNode) bytes() ([]byte, syscall.Errno) {
 	return n.data, 0
 }
 
+// refresh drops the rendered bytes: they are rendered again from the
+// index's records on the next stat or open.
+func (n *renderedNode) refresh(e index.Entry) {
+	n.mu.Lock()
+	n.e, n.data = e, nil
+	n.mu.Unlock()
+}
+
 func (n *renderedNode) attr(a *fuse.Attr) syscall.Errno {
 	b, errno := n.bytes()
 	if errno == 0 {
-		fileAttr(a, int64(len(b)), n.e.MTime)
+		n.mu.Lock()
+		mtime := n.e.MTime
+		n.mu.Unlock()
+		fileAttr(a, int64(len(b)), mtime)
 	}
 	return errno
 }
@@ -126,16 +158,25 @@ func (n *renderedNode) Getattr(ctx context.Context, fh fusefs.FileHandle, out *f
 }
 
 func (n *renderedNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {
-	if _, errno := n.bytes(); errno != 0 {
-		return nil, 0, errno
-	}
-	return nil, fuse.FOPEN_KEEP_CACHE, 0
-}
-
-func (n *renderedNode) Read(ctx context.Context, fh fusefs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
 	b, errno := n.bytes()
 	if errno != 0 {
-		return nil, errno
+		return nil, 0, errno
+	}
+	return &renderedHandle{data: b}, fuse.FOPEN_KEEP_CACHE, 0
+}
+
+// renderedHandle is an open generated file: the bytes it was opened with.
+type renderedHandle struct{ data []byte }
+
+func (n *renderedNode) Read(ctx context.Context, fh fusefs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	var b []byte
+	if h, ok := fh.(*renderedHandle); ok {
+		b = h.data
+	} else {
+		var errno syscall.Errno
+		if b, errno = n.bytes(); errno != 0 {
+			return nil, errno
+		}
 	}
 	if off >= int64(len(b)) {
 		return fuse.ReadResultData(nil), 0

@@ -2,6 +2,7 @@ package fs
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -27,6 +28,13 @@ type MountOptions struct {
 	NoPassthrough bool
 	// Logger receives data problems (Warn) and mount events (Info); nil is silent.
 	Logger *slog.Logger
+	// Live follows commits made while mounted (clipfs serve): new clips,
+	// metas and shards show at once, through the kernel's invalidation
+	// notices. Without it the tree is taken as immutable.
+	Live bool
+	// Observe, if set, is told of every FUSE operation: its name ("lookup",
+	// "read", ...) and how long serving it took.
+	Observe func(op string, d time.Duration)
 }
 
 // cacheTimeout is how long the kernel may keep entries and attributes: the
@@ -42,14 +50,21 @@ func NewRoot(t *Tree) fusefs.InodeEmbedder {
 	return &dirNode{t: t, path: "", mtime: time.Now().Unix()}
 }
 
-// Server is a live mount.
+// Server is a mount being served.
 type Server struct {
 	srv        *fuse.Server
 	Mountpoint string // absolute
+	tree       *Tree
+	root       *dirNode
+	log        *slog.Logger
+	stop       context.CancelFunc
 }
 
 // Wait returns once the mount is gone (Unmount, or `umount` from outside).
-func (s *Server) Wait() { s.srv.Wait() }
+func (s *Server) Wait() {
+	s.srv.Wait()
+	s.stop()
+}
 
 // Unmount detaches the mount; it fails while files are open on it.
 func (s *Server) Unmount() error { return s.srv.Unmount() }
@@ -57,15 +72,15 @@ func (s *Server) Unmount() error { return s.srv.Unmount() }
 // Mount serves db read-only at mountpoint until the returned server is
 // unmounted (Server.Unmount, or `umount` from outside).
 func Mount(db *index.DB, mountpoint string, o MountOptions) (*Server, error) {
-	mnt, err := checkMountpoint(mountpoint)
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	mnt, err := checkMountpoint(mountpoint, o.Logger)
 	if err != nil {
 		return nil, err
 	}
 	if o.Out == "" {
 		o.Out = mnt
-	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	timeout := cacheTimeout
 	negative := time.Second
@@ -88,22 +103,48 @@ func Mount(db *index.DB, mountpoint string, o MountOptions) (*Server, error) {
 	}
 	tree := NewTree(db, o.Out, o.Logger)
 	tree.passthrough = !o.NoPassthrough
-	srv, err := fusefs.Mount(mnt, NewRoot(tree), opts)
+	root := NewRoot(tree).(*dirNode)
+	var raw fuse.RawFileSystem = fusefs.NewNodeFS(root, opts)
+	if o.Observe != nil {
+		raw = &timedFS{RawFileSystem: raw, observe: o.Observe}
+	}
+	srv, err := fuse.NewServer(raw, mnt, &opts.MountOptions)
 	if err != nil {
+		return nil, fmt.Errorf("mount %s: %w", mnt, err)
+	}
+	go srv.Serve()
+	if err := srv.WaitMount(); err != nil {
 		return nil, fmt.Errorf("mount %s: %w", mnt, err)
 	}
 	if err := raiseReadAhead(mnt); err != nil {
 		o.Logger.Info("kernel readahead left at its default", "mountpoint", mnt, "reason", err)
 	}
-	return &Server{srv: srv, Mountpoint: mnt}, nil
+	ctx, stop := context.WithCancel(context.Background())
+	s := &Server{srv: srv, Mountpoint: mnt, tree: tree, root: root, log: o.Logger, stop: stop}
+	if o.Live {
+		go s.follow(ctx, db)
+	}
+	return s, nil
 }
 
 // checkMountpoint returns mountpoint as an absolute path if it is an
 // existing folder with nothing mounted on it.
-func checkMountpoint(mountpoint string) (string, error) {
+func checkMountpoint(mountpoint string, log *slog.Logger) (string, error) {
 	mnt, err := filepath.Abs(mountpoint)
 	if err != nil {
 		return "", fmt.Errorf("mountpoint %s: %w", mountpoint, err)
+	}
+	fstype, err := mountedType(mnt)
+	if err != nil {
+		return "", err
+	}
+	if fstype == "fuse.clipfs" && isDeadMount(mnt) {
+		// Left by a clipfs killed with SIGKILL: nothing serves it any more.
+		if err := syscall.Unmount(mnt, syscall.MNT_DETACH); err != nil {
+			return "", fmt.Errorf("mountpoint %s holds a dead clipfs mount (its server was killed) that cannot be detached: %w (try: umount -l %s)", mnt, err, mnt)
+		}
+		log.Info("detached a dead clipfs mount left by a killed server", "mountpoint", mnt)
+		fstype = ""
 	}
 	st, err := os.Stat(mnt)
 	switch {
@@ -114,32 +155,46 @@ func checkMountpoint(mountpoint string) (string, error) {
 	case !st.IsDir():
 		return "", fmt.Errorf("mountpoint %s is not a folder", mnt)
 	}
-	mounted, err := isMountpoint(mnt)
-	if err != nil {
-		return "", err
-	}
-	if mounted {
+	if fstype != "" {
 		return "", fmt.Errorf("mountpoint %s is already mounted (unmount it first: umount %s)", mnt, mnt)
 	}
 	return mnt, nil
 }
 
-// isMountpoint reports whether path is listed in /proc/self/mountinfo.
-func isMountpoint(path string) (bool, error) {
+// isDeadMount reports whether the FUSE mount at mnt has lost its server.
+// statfs always asks the server (stat may be answered from the kernel's
+// attribute cache); the first request after the server died fails with
+// ECONNABORTED, later ones with ENOTCONN.
+func isDeadMount(mnt string) bool {
+	var st syscall.Statfs_t
+	err := syscall.Statfs(mnt, &st)
+	return errors.Is(err, syscall.ENOTCONN) || errors.Is(err, syscall.ECONNABORTED)
+}
+
+// mountedType is the filesystem type mounted at path ("" for none), from
+// /proc/self/mountinfo.
+func mountedType(path string) (string, error) {
 	f, err := os.Open("/proc/self/mountinfo")
 	if err != nil {
-		return false, fmt.Errorf("reading mount table: %w", err)
+		return "", fmt.Errorf("reading mount table: %w", err)
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	fstype := ""
 	for sc.Scan() {
 		fields := strings.Fields(sc.Text())
 		if len(fields) > 4 && unescapeMountinfo(fields[4]) == path {
-			return true, nil
+			fstype = "?"
+			for i, f := range fields {
+				if f == "-" && i+1 < len(fields) {
+					fstype = fields[i+1]
+				}
+			}
+			// keep going: the last mount on path is the visible one
 		}
 	}
-	return false, sc.Err()
+	return fstype, sc.Err()
 }
 
 // unescapeMountinfo undoes the octal escapes (\040 for space) of mountinfo.

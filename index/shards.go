@@ -351,3 +351,18 @@ func recountOpenShard(txn *badger.Txn) error {
 	}
 	return setJSON(txn, shardKey(h.Number), h)
 }
+
+// OpenShardHeader is the header of the shard being filled (Samples 0 when
+// it holds nothing yet).
+func (db *DB) OpenShardHeader() (ShardHeader, error) {
+	var h ShardHeader
+	err := db.kv.View(func(txn *badger.Txn) error {
+		var err error
+		h, err = openShard(txn)
+		return err
+	})
+	if err != nil {
+		return h, fmt.Errorf("index: open shard: %w", err)
+	}
+	return h, nil
+}

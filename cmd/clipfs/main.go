@@ -5,6 +5,8 @@
 //	clipfs mount  --db DIR MOUNTPOINT [flags]    serve a database over FUSE
 //	clipfs export --db DIR --out DIR [flags]     write the same tree to disk
 //	clipfs import --from DIR --db DIR [flags]    ingest a ClipWriterStage tree
+//	clipfs serve  --input DIR --db DIR --mount MNT   curate and serve, following the input
+//	clipfs status|submit|pause|resume|seal --db DIR   control a running serve
 //
 // Exit status: 0 success, 1 failure, 2 bad usage, 3 some inputs failed (the
 // rest was curated), 130 interrupted.
@@ -45,6 +47,12 @@ var commands = map[string]func(ctx context.Context, args []string, stderr io.Wri
 	"mount":  runMount,
 	"export": runExport,
 	"import": runImport,
+	"serve":  runServe,
+	"status": runStatus,
+	"submit": runSubmit,
+	"pause":  runControl("pause", "paused: videos in flight finish, no new one starts"),
+	"resume": runControl("resume", "resumed"),
+	"seal":   runControl("seal", "sealed the open shard"),
 }
 
 const usage = `usage: clipfs COMMAND [flags]
@@ -54,6 +62,13 @@ commands:
   mount  --db DIR MOUNTPOINT    serve the database read-only as NeMo Curator's ClipWriterStage tree
   export --db DIR --out DIR     write the same tree to a folder
   import --from DIR --db DIR    ingest a ClipWriterStage output tree (NeMo Curator's or an export) into a database
+  serve --input DIR --db DIR --mount MOUNTPOINT
+                                curate, then follow the input folder, while serving the live tree;
+                                control API on unix:DB/clipfs.sock with Prometheus /metrics
+  status --db DIR               what a running serve is doing (--json for all of it)
+  submit --db DIR PATH...       queue videos or folders with a running serve
+  pause | resume --db DIR       stop / restart taking new videos
+  seal --db DIR                 seal the open WebDataset shard now
 
 Run 'clipfs COMMAND -h' for a command's flags.
 `

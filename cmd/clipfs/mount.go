@@ -26,6 +26,11 @@ func runMount(ctx context.Context, args []string, stderr io.Writer) error {
 	if *dbDir == "" || len(pos) != 1 {
 		return usageError{"mount needs --db DIR and one MOUNTPOINT"}
 	}
+	if abs, err := filepath.Abs(*dbDir); err == nil {
+		if s, ok := runningServe(abs); ok {
+			return fmt.Errorf("database %s is served by clipfs serve (pid %d) at %s: read it there", abs, s.PID, s.Mount)
+		}
+	}
 	log := newLogger(stderr, *verbose)
 	db, err := index.Open(*dbDir, index.Options{ReadOnly: true, Logger: log})
 	if err != nil {

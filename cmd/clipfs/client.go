@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// clientFlags are the flags every client of clipfs serve takes.
+type clientFlags struct {
+	db, listen, tokenFile string
+}
+
+func addClientFlags(fs *flag.FlagSet) *clientFlags {
+	c := &clientFlags{}
+	fs.StringVar(&c.db, "db", "", "database folder of the running clipfs serve (finds its control API)")
+	fs.StringVar(&c.listen, "listen", os.Getenv("CLIPFS_LISTEN"), "control API address instead: unix:PATH or host:port (default $CLIPFS_LISTEN)")
+	fs.StringVar(&c.tokenFile, "token-file", "", "bearer token file (default $CLIPFS_TOKEN)")
+	return c
+}
+
+func (c *clientFlags) client() (*controlClient, error) {
+	token, err := readToken(c.tokenFile)
+	if err != nil {
+		return nil, err
+	}
+	return newControlClient(c.listen, c.db, token)
+}
+
+func runStatus(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := newFlags("status", "status --db DIR [flags]", stderr)
+	cf := addClientFlags(fs)
+	asJSON := fs.Bool("json", false, "print the whole status as JSON")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	var s serveStatus
+	if err := c.call(ctx, "GET", "/v1/status", nil, &s); err != nil {
+		return err
+	}
+	if *asJSON {
+		b, _ := json.MarshalIndent(s, "", "  ")
+		fmt.Fprintf(os.Stdout, "%s\n", b)
+		return nil
+	}
+	printStatus(os.Stdout, s)
+	return nil
+}
+
+func printStatus(w io.Writer, s serveStatus) {
+	t := s.Totals
+	fmt.Fprintf(w, "clipfs serve (pid %d), %s for %s\n", s.PID, s.State, (time.Duration(s.Uptime) * time.Second).String())
+	fmt.Fprintf(w, "  input    %s\n  database %s\n  mount    %s\n  control  %s\n", s.Input, s.DB, s.Mount, s.Listen)
+	fmt.Fprintf(w, "  videos   %d curated, %d up to date, %d failed; %d queued, %d in flight, %d still being written\n",
+		t.Curated, t.UpToDate, t.Failed, s.Queued, len(s.InFlight), s.Settling)
+	fmt.Fprintf(w, "  clips    %d (%.1f s of video, %.1f MB); last minute: %.0f clips/min, %.2f s of video per s\n",
+		t.Clips, t.Seconds, float64(t.Bytes)/1e6, s.ClipsPerMinute, s.VideoSecondsPerSecond)
+	fmt.Fprintf(w, "  shards   %d sealed since start; %d samples in the open shard\n", t.Sealed, s.OpenShardSamples)
+	for _, f := range s.InFlight {
+		fmt.Fprintf(w, "  curating %s (%.0f s)\n", f.Path, f.Seconds)
+	}
+	if len(s.Next) > 0 {
+		fmt.Fprintf(w, "  next     %s\n", strings.Join(s.Next, "\n           "))
+	}
+	for _, e := range s.Errors {
+		fmt.Fprintf(w, "  error    %s %s\n", e.Time.Format(time.TimeOnly), e.Error)
+	}
+}
+
+func runSubmit(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := newFlags("submit", "submit --db DIR PATH... [flags]", stderr)
+	cf := addClientFlags(fs)
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 {
+		return usageError{"submit needs at least one PATH (a video or a folder under the daemon's input folder)"}
+	}
+	for i, p := range pos {
+		if abs, err := filepath.Abs(p); err == nil {
+			pos[i] = abs // the daemon resolves paths from its own folder
+		}
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	var rep submitReply
+	if err := c.call(ctx, "POST", "/v1/submit", submitRequest{Paths: pos}, &rep); err != nil {
+		return err
+	}
+	for _, e := range rep.Errors {
+		fmt.Fprintf(stderr, "clipfs: %s\n", e)
+	}
+	fmt.Fprintf(stderr, "clipfs: %d videos queued\n", len(rep.Queued))
+	if len(rep.Errors) > 0 {
+		if len(rep.Queued) == 0 {
+			return fmt.Errorf("nothing queued")
+		}
+		return partialError{fmt.Errorf("%d paths refused", len(rep.Errors))}
+	}
+	return nil
+}
+
+// runControl makes the one-verb clients: pause, resume, seal.
+func runControl(verb, done string) func(context.Context, []string, io.Writer) error {
+	return func(ctx context.Context, args []string, stderr io.Writer) error {
+		fs := newFlags(verb, verb+" --db DIR [flags]", stderr)
+		cf := addClientFlags(fs)
+		if _, err := parse(fs, args); err != nil {
+			return err
+		}
+		c, err := cf.client()
+		if err != nil {
+			return err
+		}
+		var rep map[string]any
+		if err := c.call(ctx, "POST", "/v1/"+verb, struct{}{}, &rep); err != nil {
+			return err
+		}
+		if e, ok := rep["error"]; ok {
+			return fmt.Errorf("%s: %v", verb, e)
+		}
+		if sealed, ok := rep["sealed"].(bool); ok && !sealed {
+			fmt.Fprintln(stderr, "clipfs: the open shard holds no sample; nothing sealed")
+			return nil
+		}
+		fmt.Fprintf(stderr, "clipfs: %s\n", done)
+		return nil
+	}
+}

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"time"
+
+	"github.com/clipfs/clipfs/curate/daemon"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// metrics are clipfs serve's Prometheus metrics: curation stages and errors
+// (a curate.Observer), FUSE operations (fs.MountOptions.Observe), and the
+// daemon's counters and queues, read from its status at each scrape.
+type metrics struct {
+	reg      *prometheus.Registry
+	stages   *prometheus.HistogramVec
+	errors   *prometheus.CounterVec
+	fuseOps  *prometheus.CounterVec
+	fuseTime *prometheus.HistogramVec
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		stages: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "clipfs_stage_duration_seconds",
+			Help:    "Time one video (probe, split) or clip (other stages) spent in a curation stage, not counting waits for an ffmpeg slot.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2.5, 12), // 5 ms .. ~20 min
+		}, []string{"stage"}),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "clipfs_errors_total",
+			Help: "Failures by kind: clip errors of the metas (transcode, motion_decode, caption, ...), and media or internal for videos that could not be curated.",
+		}, []string{"kind"}),
+		fuseOps: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "clipfs_fuse_operations_total",
+			Help: "FUSE operations served by the mount, by type.",
+		}, []string{"op"}),
+		fuseTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "clipfs_fuse_operation_duration_seconds",
+			Help:    "Time to serve a FUSE operation, by type.",
+			Buckets: prometheus.ExponentialBuckets(1e-5, 4, 10), // 10 us .. ~2.6 s
+		}, []string{"op"}),
+	}
+	m.reg.MustRegister(m.stages, m.errors, m.fuseOps, m.fuseTime,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// follow adds d's counters and queues to the metrics.
+func (m *metrics) follow(d *daemon.Daemon) { m.reg.MustRegister(daemonCollector{d}) }
+
+// Stage and Error make metrics a curate.Observer.
+func (m *metrics) Stage(stage string, d time.Duration) {
+	m.stages.WithLabelValues(stage).Observe(d.Seconds())
+}
+func (m *metrics) Error(kind string) { m.errors.WithLabelValues(kind).Inc() }
+
+// fuseOp records one FUSE operation.
+func (m *metrics) fuseOp(op string, d time.Duration) {
+	m.fuseOps.WithLabelValues(op).Inc()
+	m.fuseTime.WithLabelValues(op).Observe(d.Seconds())
+}
+
+// daemonCollector reads the daemon's totals and queues at scrape time.
+type daemonCollector struct{ d *daemon.Daemon }
+
+var (
+	descVideos   = prometheus.NewDesc("clipfs_videos_total", "Videos handled, by result: curated, up_to_date or failed.", []string{"result"}, nil)
+	descClips    = prometheus.NewDesc("clipfs_clips_total", "Clips committed (passed and filtered).", nil, nil)
+	descBytes    = prometheus.NewDesc("clipfs_clip_bytes_total", "Bytes of clip media committed.", nil, nil)
+	descSeconds  = prometheus.NewDesc("clipfs_video_seconds_total", "Seconds of video in the clips committed.", nil, nil)
+	descSealed   = prometheus.NewDesc("clipfs_shards_sealed_total", "WebDataset shards sealed.", nil, nil)
+	descQueued   = prometheus.NewDesc("clipfs_queue_videos", "Videos waiting to be curated.", nil, nil)
+	descInFlight = prometheus.NewDesc("clipfs_inflight_videos", "Videos being curated.", nil, nil)
+	descSettling = prometheus.NewDesc("clipfs_settling_files", "Files seen in the input folder but still being written.", nil, nil)
+	descPaused   = prometheus.NewDesc("clipfs_paused", "1 while curation is paused.", nil, nil)
+	descOpen     = prometheus.NewDesc("clipfs_open_shard_samples", "Samples in the shard being filled.", nil, nil)
+)
+
+func (c daemonCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descVideos, descClips, descBytes, descSeconds, descSealed, descQueued, descInFlight, descSettling, descPaused, descOpen} {
+		ch <- d
+	}
+}
+
+func (c daemonCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.d.Status()
+	t := s.Totals
+	ch <- prometheus.MustNewConstMetric(descVideos, prometheus.CounterValue, float64(t.Curated), "curated")
+	ch <- prometheus.MustNewConstMetric(descVideos, prometheus.CounterValue, float64(t.UpToDate), "up_to_date")
+	ch <- prometheus.MustNewConstMetric(descVideos, prometheus.CounterValue, float64(t.Failed), "failed")
+	ch <- prometheus.MustNewConstMetric(descClips, prometheus.CounterValue, float64(t.Clips))
+	ch <- prometheus.MustNewConstMetric(descBytes, prometheus.CounterValue, float64(t.Bytes))
+	ch <- prometheus.MustNewConstMetric(descSeconds, prometheus.CounterValue, t.Seconds)
+	ch <- prometheus.MustNewConstMetric(descSealed, prometheus.CounterValue, float64(t.Sealed))
+	ch <- prometheus.MustNewConstMetric(descQueued, prometheus.GaugeValue, float64(s.Queued))
+	ch <- prometheus.MustNewConstMetric(descInFlight, prometheus.GaugeValue, float64(len(s.InFlight)))
+	ch <- prometheus.MustNewConstMetric(descSettling, prometheus.GaugeValue, float64(s.Settling))
+	paused := 0.0
+	if s.State == "paused" {
+		paused = 1
+	}
+	ch <- prometheus.MustNewConstMetric(descPaused, prometheus.GaugeValue, paused)
+	ch <- prometheus.MustNewConstMetric(descOpen, prometheus.GaugeValue, float64(s.OpenShardSamples))
+}

@@ -1,0 +1,170 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/clipfs/clipfs/curate"
+	"github.com/clipfs/clipfs/curate/daemon"
+	"github.com/clipfs/clipfs/fs"
+	"github.com/clipfs/clipfs/index"
+)
+
+func runServe(ctx context.Context, args []string, stderr io.Writer) error {
+	flags := newFlags("serve", "serve --input DIR --db DIR --mount MOUNTPOINT [flags]", stderr)
+	co := curateFlags(flags)
+	mnt := flags.String("mount", "", "where to mount the tree (an existing empty folder)")
+	listen := flags.String("listen", "", "control API: unix:PATH or a loopback host:port (default unix:DB/clipfs.sock)")
+	tokenFile := flags.String("token-file", "", "require this bearer token (the file's first line) on the control API (default $CLIPFS_TOKEN; none if unset)")
+	watchInput := flags.Bool("watch", true, "follow the input folder for new and changed videos (inotify, with a periodic rescan)")
+	settle := flags.Duration("settle", 2*time.Second, "a video is curated once its size and mtime have not changed for this long")
+	openWrite := flags.Duration("open-write", 30*time.Second, "... or, if its writer still holds it open, for this long")
+	rescan := flags.Duration("rescan", time.Minute, "walk the input folder this often to catch changes inotify missed (0: never)")
+	videos := flags.Int("videos", 0, "videos curated at once (default: --workers)")
+	sealAfter := flags.Duration("seal-after", 0, "seal the open WebDataset shard once curation has been idle this long (0: only when full or on `clipfs seal`)")
+	stopGrace := flags.Duration("stop-grace", 10*time.Second, "on SIGTERM, how long videos in hand may finish before their chunks are abandoned")
+	out := flags.String("output-path", "", "output root written into clip_location (default: the mountpoint)")
+	noPassthrough := flags.Bool("no-passthrough", false, "serve clip media by read calls instead of FUSE passthrough")
+	verbose := flags.Bool("verbose", false, "log every clip")
+	pos, err := parse(flags, args)
+	if err != nil {
+		return err
+	}
+	if co.cfg.Input == "" || co.db == "" || *mnt == "" || len(pos) > 0 {
+		return usageError{"serve needs --input DIR, --db DIR and --mount MOUNTPOINT"}
+	}
+	if *rescan == 0 {
+		*rescan = -1
+	}
+	token, err := readToken(*tokenFile)
+	if err != nil {
+		return err
+	}
+	dbDir, err := filepath.Abs(co.db)
+	if err != nil {
+		return err
+	}
+	if err := refuseIfServed(dbDir); err != nil {
+		return err
+	}
+	log := newLogger(stderr, *verbose)
+	cfg, loaded, err := co.config(flags, log)
+	if err != nil {
+		return err
+	}
+	defer loaded.close()
+
+	db, err := index.Open(dbDir, index.Options{Create: true, Logger: log})
+	if errors.Is(err, index.ErrLocked) {
+		return fmt.Errorf("%w (is a clipfs curate or mount using it? stop it first)", err)
+	} else if err != nil {
+		return err
+	}
+	defer db.Close()
+	if *listen == "" {
+		*listen = "unix:" + filepath.Join(dbDir, "clipfs.sock")
+	}
+	ln, err := listenControl(*listen)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if p, ok := cutUnix(*listen); ok {
+			os.Remove(p)
+		}
+	}()
+
+	m := newMetrics()
+	cfg.Observer = m
+	cur, err := curate.NewCurator(db, co.tools, cfg)
+	if err != nil {
+		return err
+	}
+	d, err := daemon.New(daemon.Config{Curator: cur, DB: db, Watch: *watchInput, Settle: *settle, OpenWrite: *openWrite,
+		Rescan: *rescan, Videos: *videos, SealAfter: *sealAfter, StopGrace: *stopGrace, Log: log})
+	if err != nil {
+		return err
+	}
+	m.follow(d)
+
+	srv, err := fs.Mount(db, *mnt, fs.MountOptions{Out: absOrEmpty(*out), NoPassthrough: *noPassthrough, Logger: log,
+		Live: true, Observe: m.fuseOp})
+	if err != nil {
+		return err
+	}
+	where := serveStatus{DB: dbDir, Mount: srv.Mountpoint, Listen: *listen, PID: os.Getpid()}
+	api := &http.Server{Handler: controlHandler(d, m, where, token), ReadHeaderTimeout: 10 * time.Second}
+	go api.Serve(ln)
+	if err := writeServing(dbDir, serving{PID: os.Getpid(), Listen: *listen, Input: cur.Input(), Mount: srv.Mountpoint, Started: time.Now()}); err != nil {
+		log.Warn("cannot write " + servedFile + ": clipfs status and submit need --listen " + *listen)
+	}
+	defer removeServing(dbDir)
+	fmt.Fprintf(stderr, "clipfs: serving %s at %s, curating %s; control API at %s; stop with SIGTERM or Ctrl-C\n",
+		dbDir, srv.Mountpoint, cur.Input(), *listen)
+
+	unmounted := make(chan struct{})
+	go func() { srv.Wait(); close(unmounted) }()
+	work, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() {
+		select {
+		case <-unmounted:
+			log.Warn("the mount at " + srv.Mountpoint + " was unmounted from outside; stopping")
+			stop()
+		case <-work.Done():
+		}
+	}()
+	// The first SIGINT/SIGTERM stops gracefully (ctx); a second abandons
+	// the videos in hand at once.
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		for n := 1; ; n++ {
+			select {
+			case <-sigs:
+				if n == 2 {
+					log.Info("second signal: abandoning the videos in hand")
+					d.Abandon()
+					return
+				}
+			case <-unmounted:
+				return
+			}
+		}
+	}()
+
+	runErr := d.Run(work)
+	log.Info("curation stopped; unmounting " + srv.Mountpoint)
+	shutdown, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	api.Shutdown(shutdown)
+	cancel()
+	select {
+	case <-unmounted:
+	default:
+		unmount(srv, srv.Mountpoint, log)
+		select {
+		case <-unmounted:
+		case <-time.After(3 * time.Second):
+			// Detached lazily: files still open on it fail from now on.
+			log.Info("files were still open on the detached mount; stopping anyway")
+		}
+	}
+	log.Info("unmounted; stopped")
+	return runErr
+}
+
+func cutUnix(listen string) (string, bool) {
+	if len(listen) > 5 && listen[:5] == "unix:" {
+		return listen[5:], true
+	}
+	return "", false
+}

@@ -1,0 +1,487 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/clipfs/clipfs/curate"
+	"github.com/clipfs/clipfs/curate/watch"
+	"github.com/clipfs/clipfs/index"
+)
+
+// Config configures a Daemon. Zero durations take the defaults noted.
+type Config struct {
+	Curator *curate.Curator
+	DB      *index.DB
+	// Watch follows the input folder with inotify (and a periodic rescan);
+	// without it only the videos present at start and submitted ones are
+	// curated.
+	Watch bool
+	// Settle, OpenWrite and Rescan are the watcher's (watch.Options).
+	Settle, OpenWrite, Rescan time.Duration
+	// Videos is how many videos are curated at once (default: the
+	// curator's ffmpeg workers).
+	Videos int
+	// SealAfter seals the open shard once curation has been idle this long
+	// (0: only when full, or on Seal).
+	SealAfter time.Duration
+	// StopGrace is how long videos in hand may run on after Run's context
+	// ends before they are abandoned (default 10s). Abandoned chunks leave
+	// nothing behind; a restart curates them.
+	StopGrace time.Duration
+	// Log receives the daemon's events (Info) and failures (Warn); nil is silent.
+	Log *slog.Logger
+}
+
+// Daemon is the curation service. Its methods are safe for concurrent use.
+type Daemon struct {
+	cfg     Config
+	cur     *curate.Curator
+	log     *slog.Logger
+	started time.Time
+	wake    chan struct{} // a video queued, resumed, or a slot freed
+	abandon chan struct{} // closed by Abandon
+	once    sync.Once
+
+	mu       sync.Mutex
+	queue    []string             // paths waiting, in order
+	queued   map[string]bool      // paths in queue
+	inflight map[string]time.Time // paths being curated, since
+	again    map[string]bool      // reported again while in flight
+	paused   bool
+	stopping bool
+	watcher  *watch.Watcher
+	totals   Totals
+	recent   []sample // completions in the last rateWindow
+	errs     []ErrorLine
+	dirty    bool // clips committed since the last publish
+	lastWork time.Time
+	sealedAt time.Time // last idle seal
+	publish  sync.Mutex
+}
+
+// Totals count what the daemon did since it started.
+type Totals struct {
+	Curated  int     `json:"curated"`    // videos curated (or completed)
+	UpToDate int     `json:"up_to_date"` // videos that needed nothing
+	Failed   int     `json:"failed"`     // videos that could not be curated
+	Clips    int     `json:"clips"`      // clips committed
+	Bytes    int64   `json:"bytes"`      // bytes of clip media committed
+	Seconds  float64 `json:"seconds"`    // seconds of video in those clips
+	Sealed   int     `json:"shards_sealed"`
+}
+
+// ErrorLine is one failure, as logged.
+type ErrorLine struct {
+	Time  time.Time `json:"time"`
+	Path  string    `json:"path"`
+	Error string    `json:"error"`
+}
+
+// InFlight is a video being curated.
+type InFlight struct {
+	Path    string    `json:"path"`
+	Since   time.Time `json:"since"`
+	Seconds float64   `json:"seconds"` // how long so far
+}
+
+// Status is a snapshot of the daemon.
+type Status struct {
+	State    string     `json:"state"` // running, paused or stopping
+	Input    string     `json:"input"`
+	Uptime   float64    `json:"uptime_seconds"`
+	Idle     bool       `json:"idle"`     // nothing queued, in flight or settling
+	Queued   int        `json:"queued"`   // videos waiting
+	Next     []string   `json:"next"`     // the first few of them
+	Settling int        `json:"settling"` // files seen but still being written
+	InFlight []InFlight `json:"in_flight"`
+	Totals   Totals     `json:"totals"`
+	// Throughput over the last minute.
+	ClipsPerMinute        float64     `json:"clips_per_minute"`
+	VideoSecondsPerSecond float64     `json:"video_seconds_per_second"`
+	OpenShardSamples      int         `json:"open_shard_samples"`
+	Errors                []ErrorLine `json:"errors"` // the most recent failures, oldest first
+}
+
+type sample struct {
+	at      time.Time
+	clips   int
+	seconds float64
+}
+
+const (
+	rateWindow = time.Minute
+	keepErrors = 20
+	showNext   = 10
+)
+
+// New makes a daemon; Run starts it.
+func New(cfg Config) (*Daemon, error) {
+	if cfg.Curator == nil || cfg.DB == nil {
+		return nil, errors.New("daemon: needs a curator and a database")
+	}
+	if cfg.Videos <= 0 {
+		cfg.Videos = cfg.Curator.Workers()
+	}
+	if cfg.StopGrace <= 0 {
+		cfg.StopGrace = 10 * time.Second
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	d := &Daemon{cfg: cfg, cur: cfg.Curator, log: cfg.Log, started: time.Now(), wake: make(chan struct{}, 1), abandon: make(chan struct{}),
+		queued: map[string]bool{}, inflight: map[string]time.Time{}, again: map[string]bool{}}
+	if cfg.Watch {
+		w, err := watch.New(cfg.Curator.Input(), watch.Options{Settle: cfg.Settle, OpenWrite: cfg.OpenWrite,
+			Rescan: cfg.Rescan, Match: isVideo, Log: cfg.Log})
+		if err != nil {
+			return nil, err
+		}
+		d.watcher = w
+	}
+	return d, nil
+}
+
+// isVideo matches the files curation takes, leaving out hidden files
+// (temporary names of copy tools such as rsync's .name.XXXXXX).
+func isVideo(p string) bool {
+	base := filepath.Base(p)
+	return !strings.HasPrefix(base, ".") && slices.Contains(curate.VideoExtensions, strings.ToLower(filepath.Ext(base)))
+}
+
+// Run curates until ctx is done: the videos already in the input folder,
+// then each new or changed one once it has settled, and those submitted.
+// When ctx ends it takes no new video, lets the videos in hand finish for
+// StopGrace, abandons the rest (their unfinished chunks leave nothing) and
+// returns nil.
+func (d *Daemon) Run(ctx context.Context) error {
+	work, abandon := context.WithCancel(context.WithoutCancel(ctx))
+	defer abandon()
+	var wg sync.WaitGroup
+	watchErr := make(chan error, 1)
+	if d.watcher != nil {
+		wg.Go(func() { watchErr <- d.watcher.Run(ctx, func(p string) { d.enqueue(p, false) }) })
+	} else {
+		videos, errs := curate.Discover(d.cur.Input())
+		for _, err := range errs {
+			d.failed(d.cur.Input(), err)
+		}
+		for _, v := range videos {
+			d.enqueue(v.Path, false)
+		}
+	}
+	var workers sync.WaitGroup
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	var runErr error
+loop:
+	for {
+		for d.startNext(work, &workers) {
+		}
+		select {
+		case <-ctx.Done():
+			break loop
+		case err := <-watchErr:
+			if err != nil {
+				runErr = fmt.Errorf("watching %s: %w", d.cur.Input(), err)
+				break loop
+			}
+		case <-d.wake:
+		case <-tick.C:
+			d.idleWork(work)
+		}
+	}
+	d.mu.Lock()
+	d.stopping = true
+	n := len(d.inflight)
+	d.mu.Unlock()
+	if n > 0 {
+		d.log.Info(fmt.Sprintf("stopping: waiting up to %s for %d videos in hand", d.cfg.StopGrace, n))
+	}
+	done := make(chan struct{})
+	go func() { workers.Wait(); close(done) }()
+	abandoned := false
+	select {
+	case <-done:
+	case <-time.After(d.cfg.StopGrace):
+		d.log.Info("stopping: abandoning the chunks in hand; a restart curates them")
+		abandoned = true
+	case <-d.abandon:
+		abandoned = true
+	}
+	if abandoned {
+		abandon()
+		<-done
+	}
+	wg.Wait()
+	if !abandoned {
+		d.publishNow(work, false) // index.parquet up to date with what was committed
+	}
+	return runErr
+}
+
+// startNext starts the next queued video if a slot is free and the daemon
+// is neither paused nor stopping; it reports whether it started one.
+func (d *Daemon) startNext(ctx context.Context, workers *sync.WaitGroup) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.paused || d.stopping || len(d.queue) == 0 || len(d.inflight) >= d.cfg.Videos {
+		return false
+	}
+	p := d.queue[0]
+	d.queue = d.queue[1:]
+	delete(d.queued, p)
+	d.inflight[p] = time.Now()
+	workers.Go(func() { d.curate(ctx, p) })
+	return true
+}
+
+// curate runs one video and books its outcome.
+func (d *Daemon) curate(ctx context.Context, p string) {
+	sv, err := d.cur.Source(p)
+	var out curate.Outcome
+	if err == nil {
+		out, err = d.cur.Video(ctx, sv)
+	} else {
+		d.log.Warn(err.Error())
+	}
+	d.mu.Lock()
+	delete(d.inflight, p)
+	again := d.again[p]
+	delete(d.again, p)
+	switch {
+	case ctx.Err() != nil:
+		// abandoned: nothing of the chunk in hand was committed
+	case err != nil:
+		d.totals.Failed++
+		d.errs = append(d.errs, ErrorLine{Time: time.Now(), Path: p, Error: err.Error()})
+		if len(d.errs) > keepErrors {
+			d.errs = d.errs[len(d.errs)-keepErrors:]
+		}
+	case out.UpToDate:
+		d.totals.UpToDate++
+	default:
+		d.totals.Curated++
+		d.log.Info(fmt.Sprintf("curated %s: %d clips, %.1f s of video", sv.Rel, out.Clips, out.Seconds))
+	}
+	d.totals.Clips += out.Clips
+	d.totals.Bytes += out.Bytes
+	d.totals.Seconds += out.Seconds
+	if out.Clips > 0 {
+		d.dirty = true
+		d.recent = append(d.recent, sample{at: time.Now(), clips: out.Clips, seconds: out.Seconds})
+	}
+	d.lastWork = time.Now()
+	d.mu.Unlock()
+	if again && ctx.Err() == nil {
+		d.enqueue(p, false)
+	}
+	d.poke()
+}
+
+func (d *Daemon) poke() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// enqueue adds path to the queue unless it is there already; a path in
+// flight is queued again once it is done (it changed meanwhile).
+func (d *Daemon) enqueue(p string, front bool) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.queued[p] {
+		return false
+	}
+	if _, ok := d.inflight[p]; ok {
+		d.again[p] = true
+		return true
+	}
+	d.queued[p] = true
+	if front {
+		d.queue = append([]string{p}, d.queue...)
+	} else {
+		d.queue = append(d.queue, p)
+	}
+	d.poke()
+	return true
+}
+
+func (d *Daemon) failed(p string, err error) {
+	d.log.Warn(err.Error())
+	d.mu.Lock()
+	d.totals.Failed++
+	d.errs = append(d.errs, ErrorLine{Time: time.Now(), Path: p, Error: err.Error()})
+	if len(d.errs) > keepErrors {
+		d.errs = d.errs[len(d.errs)-keepErrors:]
+	}
+	d.mu.Unlock()
+}
+
+// idle reports whether nothing is queued, in flight or settling.
+func (d *Daemon) idleLocked() bool {
+	settling := 0
+	if d.watcher != nil {
+		settling = d.watcher.Pending()
+	}
+	return len(d.queue) == 0 && len(d.inflight) == 0 && settling == 0
+}
+
+// idleWork publishes once work runs dry: index.parquet and shard md5s
+// when clips came in, and the open shard sealed after SealAfter of quiet.
+func (d *Daemon) idleWork(ctx context.Context) {
+	d.mu.Lock()
+	idle := d.idleLocked() && !d.stopping
+	dirty := d.dirty
+	seal := d.cfg.SealAfter > 0 && !d.lastWork.IsZero() && time.Since(d.lastWork) >= d.cfg.SealAfter && d.sealedAt.Before(d.lastWork)
+	d.mu.Unlock()
+	if !idle {
+		return
+	}
+	if seal {
+		d.mu.Lock()
+		d.sealedAt = time.Now()
+		d.mu.Unlock()
+		d.publishNow(ctx, true)
+	} else if dirty {
+		d.publishNow(ctx, false)
+	}
+}
+
+// publishNow seals (if seal) and publishes; it reports whether a shard sealed.
+func (d *Daemon) publishNow(ctx context.Context, seal bool) (bool, error) {
+	d.publish.Lock()
+	defer d.publish.Unlock()
+	d.mu.Lock()
+	dirty := d.dirty
+	d.dirty = false
+	d.mu.Unlock()
+	sealed, err := d.cur.Publish(ctx, seal, dirty)
+	if err != nil {
+		d.mu.Lock()
+		d.dirty = dirty
+		d.mu.Unlock()
+	}
+	if sealed {
+		d.mu.Lock()
+		d.totals.Sealed++
+		d.mu.Unlock()
+		d.log.Info("sealed the open shard")
+	}
+	return sealed, err
+}
+
+// Seal seals the open shard now (if it holds any sample), fills in its md5
+// and rewrites index.parquet. It reports whether a shard sealed.
+func (d *Daemon) Seal(ctx context.Context) (bool, error) { return d.publishNow(ctx, true) }
+
+// Abandon makes a stopping Run give up the videos in hand now, without
+// waiting for StopGrace.
+func (d *Daemon) Abandon() { d.once.Do(func() { close(d.abandon) }) }
+
+// Pause stops taking new videos; those in flight finish.
+func (d *Daemon) Pause() {
+	d.mu.Lock()
+	d.paused = true
+	d.mu.Unlock()
+	d.log.Info("paused")
+}
+
+// Resume takes videos again.
+func (d *Daemon) Resume() {
+	d.mu.Lock()
+	d.paused = false
+	d.mu.Unlock()
+	d.log.Info("resumed")
+	d.poke()
+}
+
+// Submit queues the videos at paths (files, or folders searched
+// recursively), which must lie under the input folder. Up-to-date videos
+// are skipped when their turn comes. It returns the videos queued and one
+// error per path refused.
+func (d *Daemon) Submit(paths []string) ([]string, []error) {
+	var queued []string
+	var errs []error
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", p, errors.Unwrap(err)))
+			continue
+		}
+		if !st.IsDir() {
+			sv, err := d.cur.Source(p)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			d.enqueue(sv.Path, false)
+			queued = append(queued, sv.Path)
+			continue
+		}
+		abs, _ := filepath.Abs(p)
+		if _, err := d.cur.Source(filepath.Join(abs, "x.mp4")); err != nil && !errors.Is(err, os.ErrNotExist) && strings.Contains(err.Error(), "not under") {
+			errs = append(errs, fmt.Errorf("%s: not under the input folder %s", abs, d.cur.Input()))
+			continue
+		}
+		videos, werrs := curate.Discover(abs)
+		errs = append(errs, werrs...)
+		for _, v := range videos {
+			d.enqueue(v.Path, false)
+			queued = append(queued, v.Path)
+		}
+	}
+	return queued, errs
+}
+
+// Status is a snapshot of the daemon's state.
+func (d *Daemon) Status() Status {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	now := time.Now()
+	s := Status{State: "running", Input: d.cur.Input(), Uptime: now.Sub(d.started).Seconds(), Idle: d.idleLocked(),
+		Queued: len(d.queue), Totals: d.totals, Errors: slices.Clone(d.errs), InFlight: []InFlight{}}
+	switch {
+	case d.stopping:
+		s.State = "stopping"
+	case d.paused:
+		s.State = "paused"
+	}
+	s.Next = slices.Clone(d.queue[:min(len(d.queue), showNext)])
+	if d.watcher != nil {
+		s.Settling = d.watcher.Pending()
+	}
+	for p, since := range d.inflight {
+		s.InFlight = append(s.InFlight, InFlight{Path: p, Since: since, Seconds: now.Sub(since).Seconds()})
+	}
+	slices.SortFunc(s.InFlight, func(a, b InFlight) int { return a.Since.Compare(b.Since) })
+	i := 0
+	for i < len(d.recent) && now.Sub(d.recent[i].at) > rateWindow {
+		i++
+	}
+	d.recent = d.recent[i:]
+	var clips int
+	var secs float64
+	for _, r := range d.recent {
+		clips += r.clips
+		secs += r.seconds
+	}
+	window := min(rateWindow, now.Sub(d.started)).Seconds()
+	if window > 0 {
+		s.ClipsPerMinute = float64(clips) / window * 60
+		s.VideoSecondsPerSecond = secs / window
+	}
+	if h, err := d.cfg.DB.OpenShardHeader(); err == nil {
+		s.OpenShardSamples = h.Samples
+	}
+	return s
+}

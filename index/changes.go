@@ -1,0 +1,86 @@
+package index
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	badger "github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/pb"
+	"github.com/google/uuid"
+)
+
+// Change names one tree entry whose existence, attributes or bytes may have
+// changed: a file or folder added, replaced or removed, or a rendered file
+// whose records changed (a chunk's metas after embeddings, wds/shards.json
+// after a shard's md5).
+type Change struct {
+	Dir  string // slash-separated folder, "" for the root
+	Name string
+}
+
+// Path is the entry's slash-separated path from the root.
+func (c Change) Path() string {
+	if c.Dir == "" {
+		return c.Name
+	}
+	return c.Dir + "/" + c.Name
+}
+
+// WatchTree calls fn with the entries each batch of commits changed, after
+// the commits are visible to readers, until ctx is done (it then returns
+// nil). Batches follow commit order; fn runs on one goroutine and commits
+// are not held up while it runs (changes made meanwhile arrive in the next
+// batch). A batch may name an entry more than once.
+func (db *DB) WatchTree(ctx context.Context, fn func([]Change)) error {
+	matches := []pb.Match{{Prefix: []byte("n/")}, {Prefix: []byte("S/")}, {Prefix: []byte("k/")}}
+	err := db.kv.Subscribe(ctx, func(kvs *badger.KVList) error {
+		var out []Change
+		for _, kv := range kvs.Kv {
+			out = append(out, db.changesOf(kv.Key, kv.Value)...)
+		}
+		if len(out) > 0 {
+			fn(out)
+		}
+		return nil
+	}, matches)
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+// changesOf maps one written or deleted key to the tree entries it shows in.
+func (db *DB) changesOf(key, val []byte) []Change {
+	k := string(key)
+	switch {
+	case strings.HasPrefix(k, "n/"):
+		dir, name, ok := strings.Cut(k[2:], "\x00")
+		if !ok {
+			return nil
+		}
+		return []Change{{Dir: dir, Name: name}}
+	case strings.HasPrefix(k, "S/"): // a shard header: sealed, or its md5 filled in
+		return []Change{{Dir: DirShards, Name: ShardIndexName}}
+	case strings.HasPrefix(k, "k/"): // a chunk record: its processed_clip_chunks file
+		id, err := uuid.Parse(k[2:])
+		if err != nil {
+			return nil
+		}
+		var ch ChunkRecord
+		if len(val) == 0 || jsonUnmarshal(val, &ch) != nil {
+			ch, err = db.Chunk(id)
+			if err != nil {
+				return nil // deleted; its tree entry's deletion names the file
+			}
+		}
+		v, err := db.Video(ch.Source)
+		if err != nil {
+			return nil
+		}
+		p := ChunkMetaPath(v.Rel, ch.Index)
+		i := strings.LastIndexByte(p, '/')
+		return []Change{{Dir: p[:i], Name: p[i+1:]}}
+	}
+	return nil
+}
