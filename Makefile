@@ -27,7 +27,9 @@ deps:
 	      if (d ~ /gorgonia.org\/cu/) bad("imports " d " outside the cuda build tag"); \
 	      if (p == "index" && d ~ /clipfs\/clipfs\//) bad("imports " d " (index imports no clipfs package)"); \
 	      if (p == "pack" && d ~ /clipfs\/clipfs\//) bad("imports " d " (pack imports no clipfs package)"); \
-	      if (p == "curate" && d ~ /clipfs\/clipfs\/(fs|cmd)/) bad("imports " d " (curate must not import fs)"); \
+	      if (p ~ /^curate/ && d ~ /clipfs\/clipfs\/(fs|cmd)/) bad("imports " d " (curate must not import fs)"); \
+	      if (p == "curate/watch" && d ~ /clipfs\/clipfs\//) bad("imports " d " (curate/watch imports no clipfs package)"); \
+	      if (d ~ /prometheus/ && p !~ /^cmd/) bad("imports " d " (metrics live in cmd/clipfs)"); \
 	      if (p == "fs" && d ~ /clipfs\/clipfs\/(curate|cmd)/) bad("imports " d " (fs must not import curate)"); \
 	    } } END { exit fail }'
 	@echo "deps: every import points the way DESIGN.md says"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/run.sh [ls] [read] [curate] [shard] [scene] [motion]
+# bench/run.sh [ls] [read] [curate] [shard] [scene] [motion] [vit] [serve]
 #
 # Benchmarks clipfs against a baseline measured in the same run, and prints
 # the medians of RUNS runs of each, their ratio and a verdict per benchmark:
@@ -42,13 +42,22 @@
 #           NeMo's score) of a 20 s 1280x720 30 fps clip, vs decoding the
 #           whole clip alone (Go benchmarks BenchmarkMotionDecode /
 #           DecodeOnly), in seconds per minute of clip; reported, no target.
+#   serve   clipfs serve (the daemon): the latency from a video's last
+#           write (cp of a 7 s clip into the watched folder, --settle
+#           SERVE_SETTLE) to its processed_videos record and clips being
+#           visible in the mount, vs `clipfs curate` of that one video
+#           into a fresh database (the work itself), reported; and `ls -l
+#           clips/` of SERVE_CLIPS clips while the daemon commits clips of
+#           new videos (--workers 1), vs the same ls on the idle mount:
+#           warm (listing cached, target <= 2x) and cold (fresh mount,
+#           caches dropped, reported).
 #
-# With no argument all six run. Needs root (mount, drop_caches), ffmpeg and
+# With no argument all of them run. Needs root (mount, drop_caches), ffmpeg and
 # Go. Environment: RUNS (5), BENCH_DIR (/tmp; scratch goes in a fresh folder
 # inside, removed at exit), BIN (bin/clipfs, built if missing), CLIPS
 # (100000), READ_CLIPS (64), READ_MIB (16), WORKERS (nproc), SHARD_CLIPS (64),
 # SHARD_MIB (16), RSS_CLIPS (256), RAND_READS (2000), RAND_KIB (64),
-# RAND_THREADS (8).
+# RAND_THREADS (8), SERVE_CLIPS (20000), SERVE_SETTLE (500ms).
 set -euo pipefail
 export LC_ALL=C
 
@@ -66,14 +75,16 @@ RSS_CLIPS=${RSS_CLIPS:-256}
 RAND_READS=${RAND_READS:-2000}
 RAND_KIB=${RAND_KIB:-64}
 RAND_THREADS=${RAND_THREADS:-8}
+SERVE_CLIPS=${SERVE_CLIPS:-20000}
+SERVE_SETTLE=${SERVE_SETTLE:-500ms}
 
 die() { echo "bench: $*" >&2; exit 1; }
 say() { echo "bench: $*" >&2; }
 
 benches=("$@")
-[[ ${#benches[@]} -gt 0 ]] || benches=(ls read curate shard scene motion vit)
+[[ ${#benches[@]} -gt 0 ]] || benches=(ls read curate shard scene motion vit serve)
 for b in "${benches[@]}"; do
-	case $b in ls | read | curate | shard | scene | motion | vit) ;; *) die "unknown benchmark '$b' (ls, read, curate, shard, scene, motion, vit)" ;; esac
+	case $b in ls | read | curate | shard | scene | motion | vit | serve) ;; *) die "unknown benchmark '$b' (ls, read, curate, shard, scene, motion, vit, serve)" ;; esac
 done
 [[ $EUID -eq 0 ]] || die "run as root (FUSE and tmpfs mounts, drop_caches)"
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive number"
@@ -236,6 +247,75 @@ bench_ls() {
 		drop_caches
 		timed find "$d/tmpfs/clips" -type f -printf '%s\n'; sample ls find "$T" base
 		progress ls "$r"
+	done
+}
+
+# ---- serve: the daemon's latency, and ls -l while it commits ----
+# wait_path PATH: polls (every 5 ms, up to 5 min) until PATH exists.
+wait_path() {
+	local i
+	for ((i = 0; i < 60000; i++)); do
+		[[ -e $1 ]] && return 0
+		sleep 0.005
+	done
+	return 1
+}
+
+# daemon_busy DB: whether the daemon has videos queued or in flight.
+daemon_busy() {
+	"$BIN" status --db "$1" --json 2>>"$LOG" | awk '/"queued":/ { q = $2 + 0 } /"path":/ { f++ } END { exit !(q > 0 || f > 0) }'
+}
+
+bench_serve() {
+	local d=$WORK/serve r sample=$WORK/serve/sample.mp4
+	mkdir -p "$d/in" "$d/one"
+	ffmpeg -v error -f lavfi -i testsrc2=size=640x360:rate=25 -t 7 -c:v libx264 -preset veryfast -pix_fmt yuv420p "$sample" 2>>"$LOG" ||
+		fail "making the sample video failed"
+	row serve latency "last write -> clips visible" s -
+	say "serve: latency, $RUNS videos copied into a watched folder (--settle $SERVE_SETTLE)"
+	serve "$d/mnt" "clipfs serve" "$BIN" serve --input "$d/in" --db "$d/db" --mount "$d/mnt" --settle "$SERVE_SETTLE" --listen "unix:$d/sock"
+	for ((r = 1; r <= RUNS; r++)); do
+		cp "$sample" "$d/in/v$r.mp4"
+		local s=$EPOCHREALTIME
+		wait_path "$d/mnt/processed_videos/v$r.mp4.json" || fail "v$r.mp4 never appeared in the mount"
+		sample serve latency "$(awk -v s="$s" -v e="$EPOCHREALTIME" 'BEGIN { printf "%.4f", e - s }')" clipfs
+		[[ -n $(ls "$d/mnt/clips") ]] || fail "processed_videos/v$r.mp4.json visible before its clips"
+		rm -rf "$d/one/db" "$d/one/in"
+		mkdir -p "$d/one/in"
+		cp "$sample" "$d/one/in/v.mp4"
+		timed "$BIN" curate --input "$d/one/in" --db "$d/one/db"
+		sample serve latency "$T" base
+		progress serve "$r"
+	done
+	kill -TERM "$MOUNT_PID"
+	wait "$MOUNT_PID" || fail "clipfs serve exited with status $? on SIGTERM"
+	MOUNT_PID=""
+
+	say "serve: ls -l of $SERVE_CLIPS clips, idle and while the daemon curates"
+	"$WORK/bin/populate" -db "$d/big" -n "$SERVE_CLIPS" 2>>"$LOG" || fail "populate failed"
+	rm -rf "$d/in2"
+	mkdir -p "$d/in2"
+	row serve lsbusy "ls -l clips/ while curating vs idle warm" s le:2
+	row serve lscold "ls -l clips/ while curating vs idle cold" s -
+	for ((r = 1; r <= RUNS; r++)); do
+		mkdir -p "$d/mnt"
+		drop_caches
+		serve "$d/mnt" "clipfs serve" "$BIN" serve --input "$d/in2" --db "$d/big" --mount "$d/mnt" --settle 100ms --workers 1 --listen "unix:$d/sock"
+		timed ls -l "$d/mnt/clips"; sample serve lscold "$T" base
+		timed ls -l "$d/mnt/clips"; sample serve lsbusy "$T" base
+		# Busy: videos land one after another while ls runs.
+		local i
+		for ((i = 0; i < 6; i++)); do cp "$sample" "$d/in2/r${r}_$i.mp4"; done
+		for ((i = 0; i < 100; i++)); do daemon_busy "$d/big" && break; sleep 0.05; done
+		sleep 1 # let the first commits land
+		timed ls -l "$d/mnt/clips"
+		daemon_busy "$d/big" || say "serve: warning: curation finished during run $r's busy ls"
+		sample serve lsbusy "$T" clipfs
+		sample serve lscold "$T" clipfs
+		kill -TERM "$MOUNT_PID"
+		wait "$MOUNT_PID" || fail "clipfs serve exited with status $? on SIGTERM"
+		MOUNT_PID=""
+		progress serve "$r"
 	done
 }
 
@@ -567,6 +647,7 @@ report() {
 	scene) what="<= 1.2x decoding alone at the detection resolution" ;;
 	vit) what="reported" ;;
 	motion) what="reported" ;;
+	serve) what="ls -l while curating <= 2x the idle warm ls; latency reported" ;;
 	esac
 	if [[ ${#misses[@]} -eq 0 ]]; then
 		VERDICTS+=("verdict $bench: meets target ($what) on $n/$n figures")

@@ -35,6 +35,12 @@ func (c *Curator) Input() string { return c.r.cfg.Input }
 // Workers is the number of ffmpeg jobs that run at once.
 func (c *Curator) Workers() int { return c.r.cfg.Workers }
 
+// Under reports whether path (absolute) is the input folder or below it.
+func (c *Curator) Under(path string) bool {
+	rel, err := filepath.Rel(c.r.cfg.Input, path)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
+}
+
 // Source names the video at path for Video: it must be a regular file with
 // a video extension under the input folder.
 func (c *Curator) Source(path string) (SourceVideo, error) {
@@ -49,11 +55,11 @@ func (c *Curator) Source(path string) (SourceVideo, error) {
 	if !slices.Contains(VideoExtensions, strings.ToLower(filepath.Ext(abs))) {
 		return SourceVideo{}, fmt.Errorf("%s: not a video (extensions %s)", abs, strings.Join(VideoExtensions, " "))
 	}
-	st, err := os.Stat(abs)
+	st, err := os.Lstat(abs)
 	if err != nil {
 		return SourceVideo{}, fileAccessError(abs, err)
 	}
-	if !st.Mode().IsRegular() {
+	if !st.Mode().IsRegular() { // symlinks too: they could reach files outside the input
 		return SourceVideo{}, fmt.Errorf("%s: not a regular file", abs)
 	}
 	return SourceVideo{Path: abs, Rel: filepath.ToSlash(rel), Size: st.Size()}, nil

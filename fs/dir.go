@@ -75,7 +75,7 @@ func (d *dirNode) child(ctx context.Context, e index.Entry, out *fuse.EntryOut) 
 	var node fileNode
 	switch e.Kind {
 	case index.KindBlob:
-		node = &blobNode{t: d.t, e: e}
+		node = &blobNode{t: d.t, dir: d.path, e: e}
 	case index.KindShard:
 		node = &shardNode{t: d.t, e: e}
 	default:
@@ -83,8 +83,12 @@ func (d *dirNode) child(ctx context.Context, e index.Entry, out *fuse.EntryOut) 
 	}
 	child := d.NewInode(ctx, node, fusefs.StableAttr{Mode: syscall.S_IFREG, Ino: ino})
 	// An inode already known keeps its node (and rendered bytes); on a live
-	// mount the tree's follower refreshes it when its records change.
-	if errno := child.Operations().(fileNode).attr(&out.Attr); errno != 0 {
+	// mount it takes a newer entry at once (the follower may not have yet).
+	known := child.Operations().(fileNode)
+	if d.t.live && known != node && known.current() != e {
+		known.refresh(e)
+	}
+	if errno := known.attr(&out.Attr); errno != 0 {
 		return nil, errno
 	}
 	out.Ino = ino

@@ -2,6 +2,7 @@ package fs
 
 import (
 	"context"
+	"errors"
 	"os"
 	"sync"
 	"syscall"
@@ -19,6 +20,7 @@ type fileNode interface {
 	fusefs.InodeEmbedder
 	attr(a *fuse.Attr) syscall.Errno
 	refresh(e index.Entry)
+	current() index.Entry
 }
 
 func unixTime(s int64) *time.Time {
@@ -38,9 +40,10 @@ func fileAttr(a *fuse.Attr, size, mtime int64) {
 // blobNode is a media file (clip .mp4, preview .webp) stored as a blob.
 type blobNode struct {
 	fusefs.Inode
-	t  *Tree
-	mu sync.Mutex
-	e  index.Entry
+	t   *Tree
+	dir string // folder of the entry, to look it up again
+	mu  sync.Mutex
+	e   index.Entry
 }
 
 func (n *blobNode) entry() index.Entry {
@@ -48,6 +51,8 @@ func (n *blobNode) entry() index.Entry {
 	defer n.mu.Unlock()
 	return n.e
 }
+
+func (n *blobNode) current() index.Entry { return n.entry() }
 
 // refresh points the node at another blob; files already open keep theirs.
 func (n *blobNode) refresh(e index.Entry) {
@@ -69,6 +74,14 @@ func (n *blobNode) Getattr(ctx context.Context, fh fusefs.FileHandle, out *fuse.
 func (n *blobNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {
 	e := n.entry()
 	f, err := os.Open(n.t.BlobPath(e))
+	if errors.Is(err, os.ErrNotExist) && n.t.live {
+		// Replaced by a commit the follower has not applied yet.
+		if fresh, lerr := n.t.Lookup(n.dir, e.Name); lerr == nil && fresh != e {
+			n.refresh(fresh)
+			e = fresh
+			f, err = os.Open(n.t.BlobPath(e))
+		}
+	}
 	if err != nil {
 		return nil, 0, toErrno(n.t.log, e.Name, err)
 	}
@@ -132,6 +145,12 @@ func (n *renderedNode) bytes() ([]byte, syscall.Errno) {
 		n.data = b
 	}
 	return n.data, 0
+}
+
+func (n *renderedNode) current() index.Entry {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.e
 }
 
 // refresh drops the rendered bytes: they are rendered again from the

@@ -102,7 +102,7 @@ func Mount(db *index.DB, mountpoint string, o MountOptions) (*Server, error) {
 		},
 	}
 	tree := NewTree(db, o.Out, o.Logger)
-	tree.passthrough = !o.NoPassthrough
+	tree.passthrough, tree.live = !o.NoPassthrough, o.Live
 	root := NewRoot(tree).(*dirNode)
 	var raw fuse.RawFileSystem = fusefs.NewNodeFS(root, opts)
 	if o.Observe != nil {

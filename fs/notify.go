@@ -54,7 +54,9 @@ func (s *Server) invalidate(changes []index.Change) {
 				ignoreENOENT(d.NotifyEntry(name))
 			case gone:
 				listing = true
-				ignoreENOENT(d.NotifyDelete(name, child))
+				if errno := d.NotifyDelete(name, child); errno != 0 {
+					ignoreENOENT(d.NotifyEntry(name)) // ENOTEMPTY: a folder still in use
+				}
 			default:
 				if f, ok := child.Operations().(fileNode); ok {
 					f.refresh(e)

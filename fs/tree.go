@@ -18,6 +18,8 @@ type Tree struct {
 	log *slog.Logger
 	// passthrough serves blobs with FUSE passthrough (set by Mount).
 	passthrough bool
+	// live: the index changes while mounted (MountOptions.Live).
+	live bool
 }
 
 // NewTree serves db; out is the output path metas name in clip_location

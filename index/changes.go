@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 
 	badger "github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/pb"
@@ -33,17 +34,46 @@ func (c Change) Path() string {
 // are not held up while it runs (changes made meanwhile arrive in the next
 // batch). A batch may name an entry more than once.
 func (db *DB) WatchTree(ctx context.Context, fn func([]Change)) error {
+	// Badger's subscriber callback runs under its publisher's lock: it only
+	// hands the keys over; a goroutine of ours reads records and calls fn,
+	// so a slow fn never holds up commits.
+	var mu sync.Mutex
+	var pending []*pb.KV
+	wake := make(chan struct{}, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-wake:
+			}
+			mu.Lock()
+			kvs := pending
+			pending = nil
+			mu.Unlock()
+			var out []Change
+			for _, kv := range kvs {
+				out = append(out, db.changesOf(kv.Key, kv.Value)...)
+			}
+			if len(out) > 0 {
+				fn(out)
+			}
+		}
+	}()
 	matches := []pb.Match{{Prefix: []byte("n/")}, {Prefix: []byte("S/")}, {Prefix: []byte("k/")}}
 	err := db.kv.Subscribe(ctx, func(kvs *badger.KVList) error {
-		var out []Change
-		for _, kv := range kvs.Kv {
-			out = append(out, db.changesOf(kv.Key, kv.Value)...)
-		}
-		if len(out) > 0 {
-			fn(out)
+		mu.Lock()
+		pending = append(pending, kvs.Kv...)
+		mu.Unlock()
+		select {
+		case wake <- struct{}{}:
+		default:
 		}
 		return nil
 	}, matches)
+	<-done
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}
@@ -60,7 +90,11 @@ func (db *DB) changesOf(key, val []byte) []Change {
 			return nil
 		}
 		return []Change{{Dir: dir, Name: name}}
-	case strings.HasPrefix(k, "S/"): // a shard header: sealed, or its md5 filled in
+	case strings.HasPrefix(k, "S/"): // a shard header: shards.json changes once it is sealed (and its md5 filled in)
+		var h ShardHeader
+		if len(val) == 0 || jsonUnmarshal(val, &h) != nil || !h.Sealed {
+			return nil // the open shard growing: not served
+		}
 		return []Change{{Dir: DirShards, Name: ShardIndexName}}
 	case strings.HasPrefix(k, "k/"): // a chunk record: its processed_clip_chunks file
 		id, err := uuid.Parse(k[2:])

@@ -58,6 +58,10 @@ func controlHandler(d *daemon.Daemon, m *metrics, where serveStatus, token strin
 	})
 	mux.HandleFunc("POST /v1/submit", func(w http.ResponseWriter, r *http.Request) {
 		var req submitRequest
+		if !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+			writeJSON(w, http.StatusUnsupportedMediaType, map[string]string{"error": "Content-Type must be application/json"})
+			return
+		}
 		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil || len(req.Paths) == 0 {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": `body must be {"paths": ["..."]}`})
 			return
@@ -85,7 +89,7 @@ func controlHandler(d *daemon.Daemon, m *metrics, where serveStatus, token strin
 		writeJSON(w, http.StatusOK, map[string]string{"state": d.Status().State})
 	})
 	mux.HandleFunc("POST /v1/seal", func(w http.ResponseWriter, r *http.Request) {
-		sealed, err := d.Seal(r.Context())
+		sealed, err := d.Seal(context.WithoutCancel(r.Context())) // a client giving up must not cut a seal short
 		if err != nil {
 			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
 			return
@@ -122,12 +126,19 @@ func listenControl(addr string) (net.Listener, error) {
 		if len(path) > 107 {
 			return nil, fmt.Errorf("--listen %s: a unix socket path must be under 108 bytes; give a shorter one", addr)
 		}
-		if _, err := os.Lstat(path); err == nil {
-			if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		if st, err := os.Lstat(path); err == nil {
+			if st.Mode().Type() != os.ModeSocket {
+				return nil, fmt.Errorf("--listen %s: %s exists and is not a socket", addr, path)
+			}
+			c, err := net.DialTimeout("unix", path, time.Second)
+			if err == nil {
 				c.Close()
 				return nil, fmt.Errorf("--listen %s: another process serves that socket", addr)
 			}
-			os.Remove(path) // stale
+			if !errors.Is(err, syscall.ECONNREFUSED) {
+				return nil, fmt.Errorf("--listen %s: %w", addr, err)
+			}
+			os.Remove(path) // stale: left by a killed daemon
 		}
 		old := syscall.Umask(0o177) // no window where the socket is open to others
 		l, err := net.Listen("unix", path)
@@ -177,7 +188,7 @@ func newControlClient(listen, db, token string) (*controlClient, error) {
 		}
 		listen = s.Listen
 	}
-	c := &controlClient{token: token, listen: listen, http: &http.Client{Timeout: 30 * time.Second}}
+	c := &controlClient{token: token, listen: listen, http: &http.Client{}} // a seal may hash a large shard: no timeout
 	if path, ok := strings.CutPrefix(listen, "unix:"); ok {
 		c.base = "http://clipfs"
 		c.http.Transport = &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
@@ -220,13 +231,22 @@ func (c *controlClient) call(ctx context.Context, method, path string, body, out
 	if resp.StatusCode == http.StatusUnauthorized {
 		return fmt.Errorf("clipfs serve at %s refused the request: missing or wrong token (set $CLIPFS_TOKEN or --token-file)", c.listen)
 	}
+	if resp.StatusCode/100 != 2 {
+		var e struct {
+			Error  string   `json:"error"`
+			Errors []string `json:"errors"`
+		}
+		msg := strings.TrimSpace(string(raw))
+		if json.Unmarshal(raw, &e) == nil && (e.Error != "" || len(e.Errors) > 0) {
+			msg = strings.Join(append([]string{e.Error}, e.Errors...), "; ")
+			msg = strings.TrimPrefix(msg, "; ")
+		}
+		return fmt.Errorf("clipfs serve at %s: %s", c.listen, msg)
+	}
 	if out != nil {
 		if err := json.Unmarshal(raw, out); err != nil {
 			return fmt.Errorf("clipfs serve at %s: reply %s: %w", c.listen, resp.Status, err)
 		}
-	}
-	if resp.StatusCode/100 != 2 && out == nil {
-		return fmt.Errorf("clipfs serve at %s: %s: %s", c.listen, resp.Status, strings.TrimSpace(string(raw)))
 	}
 	return nil
 }

@@ -48,6 +48,9 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if _, unix := cutUnix(*listen); *listen != "" && !unix && token == "" {
+		return usageError{"--listen host:port needs a token (--token-file or $CLIPFS_TOKEN): any local user or web page could reach it otherwise"}
+	}
 	dbDir, err := filepath.Abs(co.db)
 	if err != nil {
 		return err
@@ -68,7 +71,12 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	} else if err != nil {
 		return err
 	}
-	defer db.Close()
+	closeDB := true // not while the FUSE server may still read it
+	defer func() {
+		if closeDB {
+			db.Close()
+		}
+	}()
 	if *listen == "" {
 		*listen = "unix:" + filepath.Join(dbDir, "clipfs.sock")
 	}
@@ -131,10 +139,13 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		for n := 1; ; n++ {
 			select {
 			case <-sigs:
-				if n == 2 {
-					log.Info("second signal: abandoning the videos in hand")
+				switch n {
+				case 2:
+					log.Info("second signal: abandoning the videos in hand (a third exits at once)")
 					d.Abandon()
-					return
+				case 3:
+					log.Info("third signal: exiting now; committed chunks are kept")
+					os.Exit(exitInterrupted)
 				}
 			case <-unmounted:
 				return
@@ -154,8 +165,10 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		select {
 		case <-unmounted:
 		case <-time.After(3 * time.Second):
-			// Detached lazily: files still open on it fail from now on.
+			// Detached lazily: files still open on it fail from now on. The
+			// database stays open to the end (committed data is durable).
 			log.Info("files were still open on the detached mount; stopping anyway")
+			closeDB = false
 		}
 	}
 	log.Info("unmounted; stopped")

@@ -412,8 +412,18 @@ func (d *Daemon) Resume() {
 func (d *Daemon) Submit(paths []string) ([]string, []error) {
 	var queued []string
 	var errs []error
+	d.mu.Lock()
+	stopping := d.stopping
+	d.mu.Unlock()
+	if stopping {
+		return nil, []error{errors.New("clipfs serve is stopping; submit again after it restarts")}
+	}
 	for _, p := range paths {
-		st, err := os.Stat(p)
+		if !filepath.IsAbs(p) {
+			errs = append(errs, fmt.Errorf("%s: give an absolute path", p))
+			continue
+		}
+		st, err := os.Lstat(p)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", p, errors.Unwrap(err)))
 			continue
@@ -428,13 +438,16 @@ func (d *Daemon) Submit(paths []string) ([]string, []error) {
 			queued = append(queued, sv.Path)
 			continue
 		}
-		abs, _ := filepath.Abs(p)
-		if _, err := d.cur.Source(filepath.Join(abs, "x.mp4")); err != nil && !errors.Is(err, os.ErrNotExist) && strings.Contains(err.Error(), "not under") {
+		abs := filepath.Clean(p)
+		if !d.cur.Under(abs) {
 			errs = append(errs, fmt.Errorf("%s: not under the input folder %s", abs, d.cur.Input()))
 			continue
 		}
 		videos, werrs := curate.Discover(abs)
 		errs = append(errs, werrs...)
+		if len(videos) == 0 && len(werrs) == 0 {
+			errs = append(errs, fmt.Errorf("%s: no videos in it (%s)", abs, strings.Join(curate.VideoExtensions, " ")))
+		}
 		for _, v := range videos {
 			d.enqueue(v.Path, false)
 			queued = append(queued, v.Path)
