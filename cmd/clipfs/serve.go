@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -48,7 +49,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if _, unix := cutUnix(*listen); *listen != "" && !unix && token == "" {
+	if _, unix := strings.CutPrefix(*listen, "unix:"); *listen != "" && !unix && token == "" {
 		return usageError{"--listen host:port needs a token (--token-file or $CLIPFS_TOKEN): any local user or web page could reach it otherwise"}
 	}
 	dbDir, err := filepath.Abs(co.db)
@@ -85,7 +86,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer func() {
-		if p, ok := cutUnix(*listen); ok {
+		if p, ok := strings.CutPrefix(*listen, "unix:"); ok {
 			os.Remove(p)
 		}
 	}()
@@ -173,11 +174,4 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	log.Info("unmounted; stopped")
 	return runErr
-}
-
-func cutUnix(listen string) (string, bool) {
-	if len(listen) > 5 && listen[:5] == "unix:" {
-		return listen[5:], true
-	}
-	return "", false
 }

@@ -168,14 +168,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	watchErr := make(chan error, 1)
 	if d.watcher != nil {
-		wg.Go(func() { watchErr <- d.watcher.Run(ctx, func(p string) { d.enqueue(p, false) }) })
+		wg.Go(func() { watchErr <- d.watcher.Run(ctx, func(p string) { d.enqueue(p) }) })
 	} else {
 		videos, errs := curate.Discover(d.cur.Input())
 		for _, err := range errs {
 			d.failed(d.cur.Input(), err)
 		}
 		for _, v := range videos {
-			d.enqueue(v.Path, false)
+			d.enqueue(v.Path)
 		}
 	}
 	var workers sync.WaitGroup
@@ -261,11 +261,7 @@ func (d *Daemon) curate(ctx context.Context, p string) {
 	case ctx.Err() != nil:
 		// abandoned: nothing of the chunk in hand was committed
 	case err != nil:
-		d.totals.Failed++
-		d.errs = append(d.errs, ErrorLine{Time: time.Now(), Path: p, Error: err.Error()})
-		if len(d.errs) > keepErrors {
-			d.errs = d.errs[len(d.errs)-keepErrors:]
-		}
+		d.failedLocked(p, err)
 	case out.UpToDate:
 		d.totals.UpToDate++
 	default:
@@ -282,7 +278,7 @@ func (d *Daemon) curate(ctx context.Context, p string) {
 	d.lastWork = time.Now()
 	d.mu.Unlock()
 	if again && ctx.Err() == nil {
-		d.enqueue(p, false)
+		d.enqueue(p)
 	}
 	d.poke()
 }
@@ -296,35 +292,37 @@ func (d *Daemon) poke() {
 
 // enqueue adds path to the queue unless it is there already; a path in
 // flight is queued again once it is done (it changed meanwhile).
-func (d *Daemon) enqueue(p string, front bool) bool {
+func (d *Daemon) enqueue(p string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.queued[p] {
-		return false
+		return
 	}
 	if _, ok := d.inflight[p]; ok {
 		d.again[p] = true
-		return true
+		return
 	}
 	d.queued[p] = true
-	if front {
-		d.queue = append([]string{p}, d.queue...)
-	} else {
-		d.queue = append(d.queue, p)
-	}
+	d.queue = append(d.queue, p)
 	d.poke()
-	return true
 }
 
+// failed logs and counts a failure that curation did not (a folder that
+// cannot be read).
 func (d *Daemon) failed(p string, err error) {
 	d.log.Warn(err.Error())
 	d.mu.Lock()
+	d.failedLocked(p, err)
+	d.mu.Unlock()
+}
+
+// failedLocked counts a failure and keeps its line for status.
+func (d *Daemon) failedLocked(p string, err error) {
 	d.totals.Failed++
 	d.errs = append(d.errs, ErrorLine{Time: time.Now(), Path: p, Error: err.Error()})
 	if len(d.errs) > keepErrors {
 		d.errs = d.errs[len(d.errs)-keepErrors:]
 	}
-	d.mu.Unlock()
 }
 
 // idle reports whether nothing is queued, in flight or settling.
@@ -434,7 +432,7 @@ func (d *Daemon) Submit(paths []string) ([]string, []error) {
 				errs = append(errs, err)
 				continue
 			}
-			d.enqueue(sv.Path, false)
+			d.enqueue(sv.Path)
 			queued = append(queued, sv.Path)
 			continue
 		}
@@ -449,7 +447,7 @@ func (d *Daemon) Submit(paths []string) ([]string, []error) {
 			errs = append(errs, fmt.Errorf("%s: no videos in it (%s)", abs, strings.Join(curate.VideoExtensions, " ")))
 		}
 		for _, v := range videos {
-			d.enqueue(v.Path, false)
+			d.enqueue(v.Path)
 			queued = append(queued, v.Path)
 		}
 	}
