@@ -1,19 +1,30 @@
-# clipfs: make build | test | demo | bench | deps
+# clipfs: make demo | test | build | bench | deps | install
+# demo and test first run scripts/install.sh, which installs only what is
+# missing (the same script .ci/run uses); build assumes it has run.
 GO      ?= go
 BIN     := bin/clipfs
 DEMO    := demo
 PY      := /usr/bin/python3
 
-.PHONY: build test unit e2e demo demo-clean bench deps vet cuda-compiles
+.PHONY: build test unit e2e demo demo-clean bench deps vet cuda-compiles install install-demo
+
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
 build:
-	$(GO) build -o $(BIN) ./cmd/clipfs
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/clipfs
+
+# install: everything make test needs; install-demo: what make demo needs.
+install:
+	@bash scripts/install.sh test
+
+install-demo:
+	@bash scripts/install.sh demo
 
 vet:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l .; echo "gofmt: files above need formatting"; exit 1; }
 
-# deps fails when a package imports against the direction in DESIGN.md:
+# deps fails when a package imports against the direction in docs/design.md:
 # cmd -> fs, curate -> index, pack; only index imports Badger; only fs imports
 # go-fuse; pack imports no clipfs package; nothing in the default build
 # imports gorgonia.org/cu (CUDA files carry the cuda build tag).
@@ -32,7 +43,7 @@ deps:
 	      if (d ~ /prometheus/ && p !~ /^cmd/) bad("imports " d " (metrics live in cmd/clipfs)"); \
 	      if (p == "fs" && d ~ /clipfs\/clipfs\/(curate|cmd)/) bad("imports " d " (fs must not import curate)"); \
 	    } } END { exit fail }'
-	@echo "deps: every import points the way DESIGN.md says"
+	@echo "deps: every import points the way docs/design.md says"
 
 unit: vet deps
 	$(GO) test -race -count=1 ./index/ ./pack/ ./fs/ ./curate/
@@ -40,7 +51,8 @@ unit: vet deps
 e2e: build
 	$(GO) test -race -count=1 -timeout 20m ./test/
 
-test: vet deps cuda-compiles
+test: install
+	@$(MAKE) --no-print-directory vet deps cuda-compiles
 	$(GO) test -race -count=1 -timeout 30m ./...
 
 # cuda-compiles builds the CUDA path (make check-cuda build-cuda) where
@@ -55,7 +67,8 @@ cuda-compiles:
 		echo "cuda-compiles: skipped, no CUDA headers in $(CUDA_INCLUDE) (apt-get install nvidia-cuda-dev from non-free)"; \
 	fi
 
-demo: build
+demo: install-demo
+	@$(MAKE) --no-print-directory build
 	@rm -rf $(DEMO) && mkdir -p $(DEMO)/mnt
 	bash test/make-samples.sh $(DEMO)/videos
 	./$(BIN) curate --input $(DEMO)/videos --db $(DEMO)/db --generate-previews || [ $$? -eq 3 ]

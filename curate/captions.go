@@ -10,7 +10,7 @@ import (
 // jpegQuality is the quality of the frames sent to a captioning model.
 const jpegQuality = 85
 
-// caption captions every window of a passed clip (FORMATS.md §5): the
+// caption captions every window of a passed clip (docs/formats.md §5): the
 // frames of all windows are decoded in one ffmpeg run (an ffmpeg slot),
 // then each window's frames go to the vision-language model as JPEGs, all
 // windows at once (the client bounds the requests in flight), and each

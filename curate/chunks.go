@@ -5,7 +5,7 @@ package curate
 const ChunkSeconds = 256
 
 // GroupChunks groups the clips of one video into chunks as NeMo Curator's
-// ClipTranscodingStage does (FORMATS §2), with the 256 s limit.
+// ClipTranscodingStage does (docs/formats.md §2), with the 256 s limit.
 func GroupChunks(spans []Span) [][]Span {
 	return GroupChunksLimit(spans, ChunkSeconds)
 }

@@ -29,7 +29,7 @@ const (
 // aesthetics (and move a clip with too little motion or beauty to
 // filtered_clips/), then for passed clips the embedding, windows, previews
 // and captions, and finally adopt the kept media as blobs.
-// A failed step is named in the clip's errors (FORMATS.md §3) and the clip is
+// A failed step is named in the clip's errors (docs/formats.md §3) and the clip is
 // still recorded.
 func (r *runner) clip(ctx context.Context, sv SourceVideo, info VideoInfo, s Span) clipResult {
 	source := sv.Path

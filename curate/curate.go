@@ -18,7 +18,7 @@ import (
 	"github.com/clipfs/clipfs/index"
 )
 
-// VideoExtensions are the source containers curation picks up (FORMATS.md §1).
+// VideoExtensions are the source containers curation picks up (docs/formats.md §1).
 var VideoExtensions = []string{".mp4", ".mov", ".avi", ".mkv", ".webm"}
 
 // Config is one curation run. The zero value of each optional field is

@@ -16,7 +16,7 @@ import (
 // Embedding is how clip embeddings are made: Frames frames spread evenly
 // over each passed clip go through a CLIP vision model; their image
 // embeddings are L2-normalised, averaged and normalised again, and stored
-// as float32 (1, D) under <Prefix>_embd/ (FORMATS.md §4).
+// as float32 (1, D) under <Prefix>_embd/ (docs/formats.md §4).
 type Embedding struct {
 	Model   *ModelQueue
 	ModelID string // names the weights in the settings fingerprint (a path)
@@ -254,7 +254,7 @@ func (r *runner) scoreAesthetics(ctx context.Context, clipPath string, m VideoIn
 	}
 }
 
-// embed makes the clip's embedding (FORMATS.md §4): Frames frames spread
+// embed makes the clip's embedding (docs/formats.md §4): Frames frames spread
 // evenly over the clip, each image embedding L2-normalised, the mean
 // normalised again. A failure leaves the clip without an embedding and
 // "embedding" in its errors.

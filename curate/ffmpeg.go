@@ -40,7 +40,7 @@ var audioCopyRefusals = []string{
 }
 
 // TranscodeArgs is the ffmpeg argument list (without the binary) that cuts
-// [start, end) seconds of src into the MP4 file dst, as FORMATS §5: the first
+// [start, end) seconds of src into the MP4 file dst, as docs/formats.md §5: the first
 // video stream re-encoded with libx264, the first audio stream (if any) copied,
 // one thread. Paths are passed as file: URLs so that names with spaces, colons,
 // '?', '#', '%' or a leading '-' reach ffmpeg unchanged; "-f mp4" lets dst have
@@ -83,7 +83,7 @@ func (t Tools) Transcode(ctx context.Context, src string, start, end float64, ds
 }
 
 // PreviewArgs is the ffmpeg argument list (without the binary) that writes
-// frames [w.Start, w.End] of clip as one animated WebP (FORMATS §5: 1 fps,
+// frames [w.Start, w.End] of clip as one animated WebP (docs/formats.md §5: 1 fps,
 // 240 px high, lossy quality 50, looping). The cut points lie half a frame
 // outside the window, so a frame is in or out by its nominal time even when
 // the container rounded its timestamp (1 ms in Matroska). With fps <= 0 the

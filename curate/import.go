@@ -23,7 +23,7 @@ type ImportConfig struct {
 	From string
 	// InputPath, if set, is the root the source videos were under (NeMo's
 	// --input): every video must be below it, and its processed_videos
-	// file at its path with InputPath stripped (FORMATS.md §1).
+	// file at its path with InputPath stripped (docs/formats.md §1).
 	InputPath string
 	// Shards say when the open WebDataset shard seals (0 = defaults).
 	Shards index.ShardLimits

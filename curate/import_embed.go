@@ -12,7 +12,7 @@ import (
 	"github.com/google/uuid"
 )
 
-// embeddings reads the chunk's embeddings (FORMATS.md §4): the pickle of
+// embeddings reads the chunk's embeddings (docs/formats.md §4): the pickle of
 // each passed clip, for every <p>_embd folder, then each <p>_embd_parquet
 // file of the chunk, which must agree with those pickles to float32
 // precision and supplies, as float32 (1, N), the vectors of passed clips

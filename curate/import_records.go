@@ -10,7 +10,7 @@ import (
 	"github.com/google/uuid"
 )
 
-// The parsers below read the JSON files of FORMATS.md §3 back into records:
+// The parsers below read the JSON files of docs/formats.md §3 back into records:
 // each is the exact inverse of its renderer in fs/render.go, so that a tree
 // exported by clipfs imports into records that render to the same bytes.
 // A key the format does not have is an error: it would be lost.
@@ -138,7 +138,7 @@ var mediaKeys = []string{"width", "height", "framerate", "num_frames", "video_co
 
 // parseClipMeta reads metas/v0/<id>.json. It also reports whether
 // clip_location names filtered_clips/. StartFrame and EndFrame (not in the
-// file) are int(span * framerate_source), as FORMATS.md §2 names clips.
+// file) are int(span * framerate_source), as docs/formats.md §2 names clips.
 func parseClipMeta(b []byte, id uuid.UUID) (index.ClipRecord, bool, error) {
 	v, err := decodeJSON(b)
 	if err != nil {

@@ -45,7 +45,7 @@ type chunkFile struct {
 	path  string
 }
 
-// treeScan lists a ClipWriterStage tree (FORMATS.md §1) without reading
+// treeScan lists a ClipWriterStage tree (docs/formats.md §1) without reading
 // the files: which videos, chunks and per-clip files exist. Everything the
 // tree derives (wds/, index.parquet) is ignored; clipfs renders its own.
 type treeScan struct {

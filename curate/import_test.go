@@ -19,7 +19,7 @@ const testSource = "/data/in/cam1/a.mp4"
 
 var testClip = uuid.MustParse("1b4e28ba-2fa1-51d2-883f-0016d3cca427")
 
-// metaObject is a complete metas file of testClip, as FORMATS.md §3 orders it.
+// metaObject is a complete metas file of testClip, as docs/formats.md §3 orders it.
 func metaObject() pack.Object {
 	return pack.Object{
 		{Key: "span_uuid", Value: testClip.String()},

@@ -12,7 +12,7 @@ import (
 // our own transcodes are; the caller falls back to ffprobe.
 var errNotSimpleMP4 = errors.New("not a simple H.264 MP4")
 
-// ProbeMP4 reads what FORMATS.md §3 needs of a transcoded clip (size, frame
+// ProbeMP4 reads what docs/formats.md §3 needs of a transcoded clip (size, frame
 // count, frame rate, codec) from its MP4 boxes, computed as libavformat's
 // mov demuxer computes them for ffprobe: nb_frames is the sum of the stts
 // counts and avg_frame_rate is time_scale*frames/duration reduced. It costs

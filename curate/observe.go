@@ -12,7 +12,7 @@ type Observer interface {
 	// Stage reports that one video (probe, split) or clip (the others) went
 	// through stage in d, not counting the wait for an ffmpeg slot.
 	Stage(stage string, d time.Duration)
-	// Error reports one failure: a clip error of FORMATS.md §3
+	// Error reports one failure: a clip error of docs/formats.md §3
 	// ("transcode", "motion_decode", "caption", ...), or for a video that
 	// could not be curated "media" (the file is at fault) or "internal".
 	Error(kind string)

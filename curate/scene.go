@@ -14,7 +14,7 @@ import (
 // Scene splitting (--splitting-algorithm scene) finds hard cuts with
 // PySceneDetect's ContentDetector in its classic form, on frames decoded once
 // at about 256 pixels on the longer side, then shapes the scenes into clips as
-// NeMo Curator's TransNetV2 stage does (FORMATS §6).
+// NeMo Curator's TransNetV2 stage does (docs/formats.md §6).
 //
 // Fades and dissolves: each frame is compared with the one before it only,
 // so a gradual transition spreads its change over many frames. Measured on

@@ -7,7 +7,7 @@ import (
 	"github.com/clipfs/clipfs/pack"
 )
 
-// ShardSampleOf is the WebDataset sample of a passed, stored clip (FORMATS.md
+// ShardSampleOf is the WebDataset sample of a passed, stored clip (docs/formats.md
 // §7): <uuid>.mp4 (the clip blob), <uuid>.json (its metas JSON, from
 // renderMeta), <uuid>.txt (the first window's first caption, if any) and
 // <uuid>.<p>.npy for each embedding. Everything but the media is copied

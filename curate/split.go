@@ -10,7 +10,7 @@ import (
 
 // Span is one clip of a source video: [Start, End) in seconds and the frame
 // numbers that name it. For fixed stride the frames are int(seconds * fps),
-// truncated as Python's int() does (FORMATS §2).
+// truncated as Python's int() does (docs/formats.md §2).
 type Span struct {
 	Start, End           float64
 	StartFrame, EndFrame int
@@ -50,7 +50,7 @@ func (p StrideParams) Validate() error {
 }
 
 // FixedStride splits a video of numFrames frames at fps into spans as NeMo
-// Curator's FixedStrideExtractorStage does (FORMATS §6): duration =
+// Curator's FixedStrideExtractorStage does (docs/formats.md §6): duration =
 // numFrames/fps; from start = 0 while start < duration, end = min(start +
 // ClipLen, duration), keep the span if end - start >= MinClipLen, then
 // start += Stride. The start accumulates by repeated float64 addition exactly
@@ -80,7 +80,7 @@ func FixedStride(numFrames int, fps float64, p StrideParams) []Span {
 // pythonInt truncates toward zero, as Python's int(float) does (299.7 -> 299).
 func pythonInt(x float64) int { return int(x) }
 
-// SpanUUID is the clip identity of FORMATS §2:
+// SpanUUID is the clip identity of docs/formats.md §2:
 // uuid5(NAMESPACE_URL, f"{source}_{start_frame}_{end_frame}"), source being
 // the source video's absolute path as given.
 func SpanUUID(source string, s Span) uuid.UUID {

@@ -1,6 +1,6 @@
 package curate
 
-// Window constants of FORMATS §5 (NeMo Curator's split_video_into_windows).
+// Window constants of docs/formats.md §5 (NeMo Curator's split_video_into_windows).
 const (
 	windowFrames       = 256 // frames in a full window
 	windowRemainderMin = 128 // a remainder this long is a window of its own
@@ -16,7 +16,7 @@ type Window struct {
 // NumFrames is the number of frames in the window.
 func (w Window) NumFrames() int { return w.End - w.Start + 1 }
 
-// Windows cuts a clip of numFrames frames into windows (FORMATS §5): fewer
+// Windows cuts a clip of numFrames frames into windows (docs/formats.md §5): fewer
 // than 4 frames give none; up to 256 frames give one window [0, N-1];
 // longer clips give windows [256i, 256i+255], and the frames left over form
 // a window of their own when there are at least 128 of them, otherwise they

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -26,6 +27,11 @@ type MountOptions struct {
 	Debug bool
 	// NoPassthrough serves blobs by pread even where FUSE passthrough works.
 	NoPassthrough bool
+	// AllowOther lets users other than the one who mounted read the tree
+	// (FUSE's allow_other; the files are world-readable). Without it the
+	// kernel refuses every other user, root included. A mount by a user
+	// other than root needs user_allow_other in /etc/fuse.conf for it.
+	AllowOther bool
 	// Logger receives data problems (Warn) and mount events (Info); nil is silent.
 	Logger *slog.Logger
 	// Live follows commits made while mounted (clipfs serve): new clips,
@@ -82,6 +88,17 @@ func Mount(db *index.DB, mountpoint string, o MountOptions) (*Server, error) {
 	if o.Out == "" {
 		o.Out = mnt
 	}
+	root := os.Geteuid() == 0
+	if !root {
+		if _, err := exec.LookPath("fusermount3"); err != nil {
+			return nil, fmt.Errorf("mount %s: a user other than root mounts through fusermount3, which is not on PATH (apt-get install fuse3)", mnt)
+		}
+		if o.AllowOther && !fuseConfAllowsOther() {
+			return nil, fmt.Errorf("mount %s: --allow-other by a user other than root needs a line user_allow_other in /etc/fuse.conf", mnt)
+		}
+		// Passthrough needs CAP_SYS_ADMIN (the kernel's backing-file ioctl).
+		o.NoPassthrough = true
+	}
 	timeout := cacheTimeout
 	negative := time.Second
 	opts := &fusefs.Options{
@@ -89,11 +106,12 @@ func Mount(db *index.DB, mountpoint string, o MountOptions) (*Server, error) {
 		AttrTimeout:     &timeout,
 		NegativeTimeout: &negative,
 		MountOptions: fuse.MountOptions{
-			FsName:        "clipfs",
-			Name:          "clipfs",
-			Options:       []string{"ro", "default_permissions"},
-			AllowOther:    os.Geteuid() == 0,
-			DirectMount:   true,
+			FsName:     "clipfs",
+			Name:       "clipfs",
+			Options:    []string{"ro", "default_permissions"},
+			AllowOther: o.AllowOther,
+			// root mounts with mount(2) itself; others through fusermount3
+			DirectMount:   root,
 			DisableXAttrs: true,
 			DisableSplice: true, // replies are in-memory data or passthrough; 1 MiB + header overflows a pipe
 			MaxWrite:      1 << 20,
@@ -103,8 +121,8 @@ func Mount(db *index.DB, mountpoint string, o MountOptions) (*Server, error) {
 	}
 	tree := NewTree(db, o.Out, o.Logger)
 	tree.passthrough, tree.live = !o.NoPassthrough, o.Live
-	root := NewRoot(tree).(*dirNode)
-	var raw fuse.RawFileSystem = fusefs.NewNodeFS(root, opts)
+	rootNode := NewRoot(tree).(*dirNode)
+	var raw fuse.RawFileSystem = fusefs.NewNodeFS(rootNode, opts)
 	if o.Observe != nil {
 		raw = &timedFS{RawFileSystem: raw, observe: o.Observe}
 	}
@@ -116,11 +134,13 @@ func Mount(db *index.DB, mountpoint string, o MountOptions) (*Server, error) {
 	if err := srv.WaitMount(); err != nil {
 		return nil, fmt.Errorf("mount %s: %w", mnt, err)
 	}
-	if err := raiseReadAhead(mnt); err != nil {
-		o.Logger.Info("kernel readahead left at its default", "mountpoint", mnt, "reason", err)
+	if root { // the backing device's readahead is root's to set
+		if err := raiseReadAhead(mnt); err != nil {
+			o.Logger.Info("kernel readahead left at its default", "mountpoint", mnt, "reason", err)
+		}
 	}
 	ctx, stop := context.WithCancel(context.Background())
-	s := &Server{srv: srv, Mountpoint: mnt, tree: tree, root: root, log: o.Logger, stop: stop}
+	s := &Server{srv: srv, Mountpoint: mnt, tree: tree, root: rootNode, log: o.Logger, stop: stop}
 	if o.Live {
 		go s.follow(ctx, db)
 	}
@@ -140,8 +160,8 @@ func checkMountpoint(mountpoint string, log *slog.Logger) (string, error) {
 	}
 	if fstype == "fuse.clipfs" && isDeadMount(mnt) {
 		// Left by a clipfs killed with SIGKILL: nothing serves it any more.
-		if err := syscall.Unmount(mnt, syscall.MNT_DETACH); err != nil {
-			return "", fmt.Errorf("mountpoint %s holds a dead clipfs mount (its server was killed) that cannot be detached: %w (try: umount -l %s)", mnt, err, mnt)
+		if err := Detach(mnt); err != nil {
+			return "", fmt.Errorf("mountpoint %s holds a dead clipfs mount (its server was killed) that cannot be detached: %w (try: fusermount3 -u -z %s)", mnt, err, mnt)
 		}
 		log.Info("detached a dead clipfs mount left by a killed server", "mountpoint", mnt)
 		fstype = ""
@@ -159,6 +179,36 @@ func checkMountpoint(mountpoint string, log *slog.Logger) (string, error) {
 		return "", fmt.Errorf("mountpoint %s is already mounted (unmount it first: umount %s)", mnt, mnt)
 	}
 	return mnt, nil
+}
+
+// Detach unmounts mnt lazily (MNT_DETACH): it goes from the namespace now
+// and from the kernel once its last file is closed. A user other than root
+// goes through fusermount3 -u -z.
+func Detach(mnt string) error {
+	err := syscall.Unmount(mnt, syscall.MNT_DETACH)
+	if err == nil || !errors.Is(err, syscall.EPERM) {
+		return err
+	}
+	out, ferr := exec.Command("fusermount3", "-u", "-z", mnt).CombinedOutput()
+	if ferr != nil {
+		return fmt.Errorf("fusermount3 -u -z: %v: %s", ferr, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// fuseConfAllowsOther reports whether /etc/fuse.conf has user_allow_other,
+// which fusermount3 needs to pass allow_other for a user other than root.
+func fuseConfAllowsOther() bool {
+	b, err := os.ReadFile("/etc/fuse.conf")
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.TrimSpace(line) == "user_allow_other" {
+			return true
+		}
+	}
+	return false
 }
 
 // isDeadMount reports whether the FUSE mount at mnt has lost its server.

@@ -9,7 +9,7 @@ import (
 	"github.com/google/uuid"
 )
 
-// clipMeta builds metas/v0/<uuid>.json (FORMATS.md §3) in key order.
+// clipMeta builds metas/v0/<uuid>.json (docs/formats.md §3) in key order.
 func clipMeta(c index.ClipRecord, out string) pack.Object {
 	dir := index.DirClips
 	if c.Filtered {

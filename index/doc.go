@@ -21,10 +21,10 @@
 //	b/<blob name>            a referenced blob (orphan sweep checks these)
 //	n/<dir>\x00<name>        a tree entry: Entry (kind, size, mtime, ref)
 //	S/<NNNNNN>               ShardHeader (JSON); the highest unsealed one is open
-//	s/<NNNNNN>/<seq>         ShardSample (JSON): members with blob refs or snapshots
+//	s/<NNNNNN>/<SSSSSSSS>    ShardSample (JSON): members with blob refs or snapshots
 //	B/<blob name>            the shard number holding a blob (kept past replacement)
 //
-// The tree entries (n/) mirror the folders of FORMATS.md §1: `clips/`,
+// The tree entries (n/) mirror the folders of docs/formats.md §1: `clips/`,
 // `filtered_clips/`, `previews/<uuid>/`, `metas/v0/`, `<p>_embd/`,
 // `<p>_embd_parquet/`, `processed_videos/<rel>.json` and
 // `processed_clip_chunks/<rel>_<i>.json`. The root folder is dir "". A folder

@@ -43,7 +43,7 @@ type ChunkRef struct {
 	ID    uuid.UUID `json:"id"`
 }
 
-// ChunkStats are the per-chunk counters of processed_clip_chunks (FORMATS.md §3).
+// ChunkStats are the per-chunk counters of processed_clip_chunks (docs/formats.md §3).
 type ChunkStats struct {
 	FilteredByMotion    int     `json:"num_clips_filtered_by_motion"`
 	FilteredByAesthetic int     `json:"num_clips_filtered_by_aesthetic"`

@@ -35,7 +35,7 @@ type Entry struct {
 // IsDir reports whether the entry is a folder.
 func (e Entry) IsDir() bool { return e.Kind == KindDir }
 
-// Top-level folders of FORMATS.md §1.
+// Top-level folders of docs/formats.md §1.
 const (
 	DirClips         = "clips"
 	DirFilteredClips = "filtered_clips"

@@ -1,6 +1,6 @@
 // Package pack encodes the byte formats clipfs serves so that they are
 // identical to what NeMo Curator's ClipWriterStage writes with CPython and
-// numpy (see FORMATS.md §3, §4, §7):
+// numpy (see docs/formats.md §3, §4, §7):
 //
 //   - JSON exactly as Python's json.dumps(obj, indent=4) writes it
 //     (ensure_ascii, float repr, ordered keys, no trailing newline);

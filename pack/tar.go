@@ -24,7 +24,7 @@ type TarSource interface {
 	ReadMember(i int, p []byte, off int64) (int, error)
 }
 
-// Tar is a plain ustar archive (a WebDataset shard, FORMATS.md §7) computed
+// Tar is a plain ustar archive (a WebDataset shard, docs/formats.md §7) computed
 // from its members and never materialised: one 512-byte header per member,
 // its data padded to a multiple of 512 bytes, then two zero blocks. The
 // header bytes are those archive/tar.Writer writes for a regular file with

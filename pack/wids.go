@@ -11,7 +11,7 @@ type WidsShard struct {
 }
 
 // widsKind and widsVersion identify the index format wids reads
-// (wids.wids_specs, FORMATS.md §7).
+// (wids.wids_specs, docs/formats.md §7).
 const (
 	widsKind    = "wids-shard-index-v1"
 	widsVersion = 1

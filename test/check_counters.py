@@ -1,5 +1,5 @@
 """Checks the counters and cross references of a clipfs tree (mount or
-export) against FORMATS.md §3, reading everything with Python's json, and
+export) against docs/formats.md §3, reading everything with Python's json, and
 prints {"problems": [...], "totals": {counter: sum over chunks, "chunks": n}}
 as JSON (no problems when all is well).
 

@@ -69,7 +69,7 @@ func ffmpeg(t *testing.T, args ...string) {
 	}
 }
 
-// nemoScenes is NeMo's scene post-processing (FORMATS.md §6), written out
+// nemoScenes is NeMo's scene post-processing (docs/formats.md §6), written out
 // again so the test does not trust curate's copy: stride-split scenes longer
 // than maxLen (dropping a last piece shorter than minLen), crop both ends,
 // drop scenes shorter than minLen; lengths in frames.
@@ -587,7 +587,7 @@ func TestCaptionEndpointFailures(t *testing.T) {
 
 // TestStageCombinations curates the same videos under several combinations
 // of splitting, motion filter, captions, previews and no-upload, and checks
-// every chunk's counters against the metas (FORMATS.md §3).
+// every chunk's counters against the metas (docs/formats.md §3).
 func TestStageCombinations(t *testing.T) {
 	needMedia(t)
 	needNumpy(t)

@@ -100,7 +100,7 @@ func TestCommandErrors(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			r := mustClipfs(t, tc.code, tc.args...)
-			if tc.code == 1 && strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+			if tc.code != 0 && strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
 				t.Errorf("want one line, got:\n%s", r.stderr)
 			}
 			if !strings.Contains(r.stderr, tc.want) {

@@ -68,7 +68,7 @@ type videoMeta struct {
 	NumClipChunks int     `json:"num_clip_chunks"`
 }
 
-// expectedSpans is FORMATS.md §6's fixed-stride rule with NeMo's defaults,
+// expectedSpans is docs/formats.md §6's fixed-stride rule with NeMo's defaults,
 // written out again here so the test does not trust curate's copy.
 func expectedSpans(numFrames int, fps float64) [][2]float64 {
 	duration := float64(numFrames) / fps

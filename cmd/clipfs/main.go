@@ -20,6 +20,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -70,7 +71,8 @@ commands:
   pause | resume --db DIR       stop / restart taking new videos
   seal --db DIR                 seal the open WebDataset shard now
 
-Run 'clipfs COMMAND -h' for a command's flags.
+Run 'clipfs COMMAND --help' for a command's flags, 'clipfs --version' for versions.
+Documentation: docs/usage.md in the source tree.
 `
 
 func main() {
@@ -78,25 +80,35 @@ func main() {
 }
 
 func run(args []string, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
-		if len(args) == 0 {
-			return exitUsage
-		}
+		return exitUsage
+	}
+	switch args[0] {
+	case "-h", "--help", "help":
+		fmt.Fprint(os.Stdout, usage)
+		return exitOK
+	case "--version", "-version", "version":
+		printVersion(os.Stdout)
 		return exitOK
 	}
 	cmd, ok := commands[args[0]]
 	if !ok {
-		fmt.Fprintf(stderr, "clipfs: unknown command %q\n%s", args[0], usage)
+		what := "command"
+		if strings.HasPrefix(args[0], "-") {
+			what = "flag"
+		}
+		fmt.Fprintf(stderr, "clipfs: unknown %s %q; see clipfs --help\n", what, args[0])
 		return exitUsage
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return exitCode(cmd(ctx, args[1:], stderr), ctx, stderr)
+	return exitCode(args[0], cmd(ctx, args[1:], stderr), ctx, stderr)
 }
 
-// exitCode prints err as one line and maps it to the exit status.
-func exitCode(err error, ctx context.Context, stderr io.Writer) int {
+// exitCode prints err as one line and maps it to the exit status. A bad
+// command line also names the help of the command it was for.
+func exitCode(name string, err error, ctx context.Context, stderr io.Writer) int {
 	var ue usageError
 	var pe partialError
 	switch {
@@ -105,7 +117,7 @@ func exitCode(err error, ctx context.Context, stderr io.Writer) int {
 	case errors.Is(err, flag.ErrHelp):
 		return exitOK
 	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "clipfs: %s\n", ue.msg)
+		fmt.Fprintf(stderr, "clipfs %s: %s; see clipfs %s --help\n", name, strings.TrimPrefix(ue.msg, name+" "), name)
 		return exitUsage
 	case ctx.Err() != nil && errors.Is(err, context.Canceled):
 		fmt.Fprintln(stderr, "clipfs: interrupted; committed chunks are kept, run again to resume")
@@ -118,47 +130,7 @@ func exitCode(err error, ctx context.Context, stderr io.Writer) int {
 	return exitFailure
 }
 
-// newFlags makes a flag set that reports errors as usageError.
-func newFlags(name, synopsis string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: clipfs %s\n\nflags:\n", synopsis)
-		fs.PrintDefaults()
-	}
-	return fs
-}
-
-// parse parses args, allowing flags after positional arguments.
-func parse(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		fs.SetOutput(io.Discard)
-		err := fs.Parse(args)
-		fs.SetOutput(os.Stderr)
-		if errors.Is(err, flag.ErrHelp) {
-			fs.Usage()
-			return nil, err
-		}
-		if err != nil {
-			return nil, usageError{err.Error()}
-		}
-		if fs.NArg() == 0 {
-			return pos, nil
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
-}
-
 func isTerminal(f *os.File) bool {
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
-}
-
-// flagSet reports whether flag name was given on the command line.
-func flagSet(fs *flag.FlagSet, name string) bool {
-	set := false
-	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
-	return set
 }

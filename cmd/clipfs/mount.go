@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/clipfs/clipfs/fs"
@@ -19,6 +19,7 @@ func runMount(ctx context.Context, args []string, stderr io.Writer) error {
 	debug := flags.Bool("debug", false, "log every FUSE request")
 	noPassthrough := flags.Bool("no-passthrough", false, "serve clip media by read calls instead of FUSE passthrough")
 	verbose := flags.Bool("verbose", false, "log mount events")
+	allowOther := flags.Bool("allow-other", false, "let users other than the one who mounts read the tree (a non-root mount needs user_allow_other in /etc/fuse.conf)")
 	pos, err := parse(flags, args)
 	if err != nil {
 		return err
@@ -37,12 +38,16 @@ func runMount(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer db.Close()
-	srv, err := fs.Mount(db, pos[0], fs.MountOptions{Out: absOrEmpty(*out), Debug: *debug, NoPassthrough: *noPassthrough, Logger: log})
+	srv, err := fs.Mount(db, pos[0], fs.MountOptions{Out: absOrEmpty(*out), Debug: *debug, NoPassthrough: *noPassthrough, AllowOther: *allowOther, Logger: log})
 	if err != nil {
 		return err
 	}
 	mnt := srv.Mountpoint
-	fmt.Fprintf(stderr, "clipfs: serving %s at %s (read-only); stop with Ctrl-C or umount %s\n", db.Dir(), mnt, mnt)
+	umount := "umount"
+	if os.Geteuid() != 0 {
+		umount = "fusermount3 -u"
+	}
+	fmt.Fprintf(stderr, "clipfs: serving %s at %s (read-only); stop with Ctrl-C or %s %s\n", db.Dir(), mnt, umount, mnt)
 	done := make(chan struct{})
 	go func() { srv.Wait(); close(done) }()
 	select {
@@ -63,7 +68,9 @@ func unmount(srv *fs.Server, mnt string, log interface{ Info(string, ...any) }) 
 		time.Sleep(250 * time.Millisecond)
 	}
 	log.Info("mount busy; detaching it lazily", "mountpoint", mnt)
-	syscall.Unmount(mnt, syscall.MNT_DETACH)
+	if err := fs.Detach(mnt); err != nil {
+		log.Info("lazy unmount failed", "mountpoint", mnt, "err", err)
+	}
 }
 
 func absOrEmpty(p string) string {

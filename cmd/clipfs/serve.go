@@ -34,6 +34,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	stopGrace := flags.Duration("stop-grace", 10*time.Second, "on SIGTERM, how long videos in hand may finish before their chunks are abandoned")
 	out := flags.String("output-path", "", "output root written into clip_location (default: the mountpoint)")
 	noPassthrough := flags.Bool("no-passthrough", false, "serve clip media by read calls instead of FUSE passthrough")
+	allowOther := flags.Bool("allow-other", false, "let users other than the one who mounts read the tree (a non-root mount needs user_allow_other in /etc/fuse.conf)")
 	verbose := flags.Bool("verbose", false, "log every clip")
 	pos, err := parse(flags, args)
 	if err != nil {
@@ -104,7 +105,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	m.follow(d)
 
-	srv, err := fs.Mount(db, *mnt, fs.MountOptions{Out: absOrEmpty(*out), NoPassthrough: *noPassthrough, Logger: log,
+	srv, err := fs.Mount(db, *mnt, fs.MountOptions{Out: absOrEmpty(*out), NoPassthrough: *noPassthrough, AllowOther: *allowOther, Logger: log,
 		Live: true, Observe: m.fuseOp})
 	if err != nil {
 		return err

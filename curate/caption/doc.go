@@ -1,5 +1,5 @@
 // Package caption asks a vision-language model to caption video windows and
-// a text model to enhance captions (FORMATS.md §6 "Captions"), through any
+// a text model to enhance captions (docs/formats.md §6 "Captions"), through any
 // OpenAI-compatible chat-completions endpoint: vLLM, SGLang, Ollama, the
 // llama.cpp server, OpenAI itself.
 //
