@@ -15,8 +15,10 @@ const jpegQuality = 85
 // then each window's frames go to the vision-language model as JPEGs, all
 // windows at once (the client bounds the requests in flight), and each
 // answer is optionally rewritten by the enhancement model. A window whose
-// request fails keeps no caption and the clip's errors name the step
-// ("caption", "enhance_caption"); curation goes on.
+// request is refused keeps no caption and the clip's errors name the step
+// ("caption", "enhance_caption"); curation goes on. An endpoint that stays
+// unavailable through its retries aborts the clip's chunk instead
+// (stepFailed): the window is captioned by a re-run.
 func (r *runner) caption(ctx context.Context, clipPath string, m VideoInfo, res *clipResult) {
 	cp := r.cfg.Captions
 	windows := res.clip.Windows
@@ -45,10 +47,7 @@ func (r *runner) caption(ctx context.Context, clipPath string, m VideoInfo, res 
 	}
 	r.release()
 	if err != nil {
-		if ctx.Err() == nil {
-			r.log.Warn("clip not captioned", "video", res.clip.Source, "clip", res.clip.ID, "err", err)
-			res.clip.Errors = appendOnce(res.clip.Errors, "caption")
-		}
+		r.stepFailed(ctx, res, "caption", err, "clip not captioned")
 		return
 	}
 
@@ -78,14 +77,9 @@ func (r *runner) caption(ctx context.Context, clipPath string, m VideoInfo, res 
 }
 
 func (r *runner) captionFailed(ctx context.Context, mu *sync.Mutex, res *clipResult, step string, w *index.Window, err error) {
-	if ctx.Err() != nil {
-		return
-	}
-	r.log.Warn("window not captioned", "video", res.clip.Source, "clip", res.clip.ID,
-		"window", [2]int{w.Start, w.End}, "step", step, "err", err)
 	mu.Lock()
-	res.clip.Errors = appendOnce(res.clip.Errors, step)
-	mu.Unlock()
+	defer mu.Unlock()
+	r.stepFailed(ctx, res, step, err, "window not captioned", "window", [2]int{w.Start, w.End})
 }
 
 // hasCaption reports whether any window of the clip has a caption.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/clipfs/clipfs/curate/motion"
@@ -17,6 +18,36 @@ type clipResult struct {
 	blobs      []string
 	filteredBy string // filterMotion, filterAesthetic; "" when passed
 	embeddings []index.EmbeddingRecord
+	// abort is set when the clip met an environment failure or was cut
+	// short by cancellation: its chunk must not be committed.
+	abort *EnvError
+}
+
+// stepFailed takes a failed step of the clip. An input failure is the
+// clip's own: it is named in its errors (as NeMo does) and logged, and the
+// clip goes on. An environment failure (fault.go), or any failure once ctx
+// is done, aborts the clip instead: nothing is recorded, and the chunk is
+// not committed. The caller holds whatever lock guards res.
+func (r *runner) stepFailed(ctx context.Context, res *clipResult, step string, err error, msg string, args ...any) {
+	if ctx.Err() != nil {
+		res.abortWith(asEnvError(res.clip.Source, context.Cause(ctx)))
+		return
+	}
+	if ee := asEnvError(res.clip.Source, err); ee != nil {
+		if !strings.HasPrefix(ee.Cause, step) {
+			ee.Cause = step + ": " + ee.Cause
+		}
+		res.abortWith(ee)
+		return
+	}
+	r.log.Warn(msg, append([]any{"video", res.clip.Source, "clip", res.clip.ID, "step", step, "err", err}, args...)...)
+	res.clip.Errors = appendOnce(res.clip.Errors, step)
+}
+
+func (res *clipResult) abortWith(ee *EnvError) {
+	if res.abort == nil {
+		res.abort = ee
+	}
 }
 
 // Why a clip was filtered.
@@ -44,15 +75,21 @@ func (r *runner) clip(ctx context.Context, sv SourceVideo, info VideoInfo, s Spa
 		r.clipDone(sv, info, s, &res)
 		return res
 	}
+	defer r.clipDone(sv, info, s, &res)
+	defer func() { // cut short: the chunk waits for a re-run
+		if res.abort == nil && ctx.Err() != nil {
+			res.abortWith(asEnvError(source, context.Cause(ctx)))
+		}
+	}()
+	if err := r.room(); err != nil {
+		res.abortWith(asEnvError(source, err))
+		return res
+	}
 	tmp := r.db.TempPath(".mp4")
 	defer os.Remove(tmp) // gone already once adopted
 	if err := r.transcode(ctx, source, s, tmp); err != nil {
-		if ctx.Err() == nil {
-			r.log.Warn("clip not transcoded", "video", source, "span", s, "err", err)
-			res.clip.Errors = append(res.clip.Errors, "transcode")
-			r.noMotionData(&res)
-		}
-		r.clipDone(sv, info, s, &res)
+		r.stepFailed(ctx, &res, "transcode", err, "clip not transcoded", "span", s)
+		r.noMotionData(&res)
 		return res
 	}
 	m, err := ProbeMP4(tmp) // our own transcode: read its boxes, no ffprobe process
@@ -60,9 +97,8 @@ func (r *runner) clip(ctx context.Context, sv SourceVideo, info VideoInfo, s Spa
 		m, err = r.tools.Probe(ctx, tmp)
 	}
 	if err != nil {
-		res.clip.Errors = append(res.clip.Errors, "probe")
+		r.stepFailed(ctx, &res, "probe", err, "transcoded clip not readable")
 		r.noMotionData(&res)
-		r.clipDone(sv, info, s, &res)
 		return res
 	}
 	res.clip.Media = &index.ClipMedia{Width: m.Width, Height: m.Height, FrameRate: m.FrameRate,
@@ -95,17 +131,15 @@ func (r *runner) clip(ctx context.Context, sv SourceVideo, info VideoInfo, s Spa
 			r.observe(StageCaption, t0)
 		}
 	}
-	if !r.cfg.NoUploadClips && ctx.Err() == nil {
-		b, err := r.db.AdoptBlob(tmp)
-		if err != nil {
-			res.clip.Errors = append(res.clip.Errors, "store")
-			r.log.Warn("clip not stored", "video", source, "span", s, "err", err)
+	if !r.cfg.NoUploadClips && ctx.Err() == nil && res.abort == nil {
+		b, err := r.adopt(tmp)
+		if err != nil { // the store failing is never the clip's fault
+			res.abortWith(&EnvError{Path: source, Cause: "store: " + errText(err), DiskFull: isDiskFull(err), Err: err})
 		} else {
 			res.clip.Media.Blob, res.clip.Media.NumBytes = b.Name, b.Size
 			res.blobs = append(res.blobs, b.Name)
 		}
 	}
-	r.clipDone(sv, info, s, &res)
 	return res
 }
 
@@ -134,6 +168,11 @@ func (r *runner) scoreMotion(ctx context.Context, clipPath string, res *clipResu
 	d, err := motion.DecodeContext(ctx, clipPath)
 	r.release()
 	if ctx.Err() != nil {
+		return
+	}
+	if ee := asEnvError(res.clip.Source, err); ee != nil && !errors.Is(err, motion.ErrDecodeFailed) {
+		ee.Cause = "motion_decode: " + ee.Cause
+		res.abortWith(ee)
 		return
 	}
 	score := motion.Missing()
@@ -172,23 +211,29 @@ func (r *runner) setMotion(res *clipResult, score motion.Score) {
 func (r *runner) previews(ctx context.Context, clipPath string, m VideoInfo, res *clipResult) {
 	for _, win := range res.clip.Windows {
 		w := Window{Start: win.Start, End: win.End}
+		if err := r.room(); err != nil {
+			res.abortWith(asEnvError(res.clip.Source, err))
+			return
+		}
 		dst := r.db.TempPath(".webp")
 		err := r.acquire(ctx)
 		if err == nil {
 			err = r.tools.Preview(ctx, clipPath, m.FrameRate, w, dst)
 			r.release()
 		}
-		var b index.Blob
-		if err == nil {
-			b, err = r.db.AdoptBlob(dst)
-		}
 		if err != nil {
 			os.Remove(dst)
-			if ctx.Err() == nil {
-				r.log.Warn("preview failed", "clip", res.clip.ID, "window", w, "err", err)
-				res.clip.Errors = appendOnce(res.clip.Errors, "preview")
+			r.stepFailed(ctx, res, "preview", err, "preview failed", "window", w)
+			if res.abort != nil {
+				return
 			}
 			continue
+		}
+		b, err := r.adopt(dst)
+		if err != nil {
+			os.Remove(dst)
+			res.abortWith(&EnvError{Path: res.clip.Source, Cause: "store: " + errText(err), DiskFull: isDiskFull(err), Err: err})
+			return
 		}
 		res.clip.Previews = append(res.clip.Previews, index.Preview{Start: w.Start, End: w.End, Blob: b.Name, Size: b.Size})
 		res.blobs = append(res.blobs, b.Name)

@@ -35,8 +35,12 @@ type Config struct {
 	// Aesthetics, if set, scores (and may filter) every clip not filtered by motion.
 	Aesthetics *Aesthetics
 	// Embedding, if set, embeds every passed clip.
-	Embedding        *Embedding
-	Workers          int  // parallel ffmpeg jobs; 0 = number of cores
+	Embedding *Embedding
+	Workers   int // parallel ffmpeg jobs; 0 = number of cores
+	// MinFree is the free space the database's filesystem must keep:
+	// below it curation stops (ErrDiskFull) before any write can fail.
+	// MinFreeDefault: 1 GiB or 5% of the filesystem if less; 0: no guard.
+	MinFree          int64
 	DryRun           bool // probe, split, count: video and chunk records only
 	NoUploadClips    bool // transcode and score, but keep no clip media
 	GeneratePreviews bool // one WebP per window
@@ -96,11 +100,20 @@ type Report struct {
 	Clips    int     // clips committed now
 	Seconds  float64 // seconds of video in those clips
 	Failed   []error // one per video that could not be curated (a *MediaError where the media was at fault)
+	// Unfinished has one *EnvError per video an environment failure left
+	// unfinished (nothing of the chunk it hit committed): a re-run curates
+	// what is left.
+	Unfinished []error
+	NotStarted int // videos not started because the disk was full
 }
 
 // ErrSomeFailed is returned (wrapped) when some videos failed and the rest
 // were curated.
 var ErrSomeFailed = errors.New("some videos could not be curated")
+
+// ErrUnfinished is returned (wrapped) when an environment failure left some
+// videos unfinished; it wins over ErrSomeFailed.
+var ErrUnfinished = errors.New("some videos were left unfinished by a fault of the machine; run again to finish them")
 
 // Run curates every video under cfg.Input into db. Videos are independent:
 // one that fails is reported in Report.Failed and the others go on. The
@@ -121,11 +134,16 @@ func Run(ctx context.Context, db *index.DB, tools Tools, cfg Config) (Report, er
 	}
 	var wg sync.WaitGroup
 	videoSlots := make(chan struct{}, cfg.Workers)
-	for _, v := range videos {
+	for i, v := range videos {
 		if ctx.Err() != nil {
 			break
 		}
 		videoSlots <- struct{}{}
+		if r.diskFull.Load() { // stop taking videos; those in hand finish or abort
+			<-videoSlots
+			r.report.NotStarted = len(videos) - i
+			break
+		}
 		wg.Go(func() {
 			defer func() { <-videoSlots }()
 			r.video(ctx, v)
@@ -133,7 +151,10 @@ func Run(ctx context.Context, db *index.DB, tools Tools, cfg Config) (Report, er
 	}
 	wg.Wait()
 	if ctx.Err() == nil {
-		_, errs := r.publish(ctx, true, r.report.Curated > 0)
+		// An unfinished run leaves the open shard open: the re-run that
+		// finishes it seals the shard a clean run would have.
+		finished := len(r.report.Unfinished) == 0 && r.report.NotStarted == 0
+		_, errs := r.publish(ctx, finished, r.report.Curated > 0)
 		for _, err := range errs {
 			r.fail(err)
 		}
@@ -144,6 +165,9 @@ func Run(ctx context.Context, db *index.DB, tools Tools, cfg Config) (Report, er
 	rep := r.report
 	if err := ctx.Err(); err != nil {
 		return rep, err
+	}
+	if n := len(rep.Unfinished) + rep.NotStarted; n > 0 {
+		return rep, fmt.Errorf("%d of %d: %w", n, rep.Videos, ErrUnfinished)
 	}
 	if len(rep.Failed) > 0 {
 		return rep, fmt.Errorf("%d of %d: %w", len(rep.Failed), rep.Videos, ErrSomeFailed)

@@ -65,10 +65,15 @@ func (c *Curator) Source(path string) (SourceVideo, error) {
 	return SourceVideo{Path: abs, Rel: filepath.ToSlash(rel), Size: st.Size()}, nil
 }
 
+// Room reports whether the database's filesystem has the free space
+// Config.MinFree asks for: nil, or an error wrapping ErrDiskFull.
+func (c *Curator) Room() error { return c.r.room() }
+
 // Video curates one video: it is skipped when up to date, resumed where an
 // earlier run stopped, or curated again when the file or settings changed.
 // A failure is logged (one line) and returned; chunks committed before it
-// stay. Cancelling ctx abandons the chunks in hand (nothing of them is
+// stay. An environment failure (fault.go) is returned as an *EnvError:
+// the video is not finished, and trying it again later finishes it. Cancelling ctx abandons the chunks in hand (nothing of them is
 // committed).
 func (c *Curator) Video(ctx context.Context, sv SourceVideo) (Outcome, error) {
 	return c.r.video(ctx, sv)

@@ -226,10 +226,7 @@ func (r *runner) scoreAesthetics(ctx context.Context, clipPath string, m VideoIn
 	a := r.cfg.Aesthetics
 	embs, err := r.modelFrames(ctx, a.Model, clipPath, m, oneFPS(m.NumFrames, m.FrameRate))
 	if err != nil {
-		if ctx.Err() == nil {
-			r.log.Warn("clip has no aesthetic score", "video", res.clip.Source, "clip", res.clip.ID, "err", err)
-			res.clip.Errors = appendOnce(res.clip.Errors, "aesthetic")
-		}
+		r.stepFailed(ctx, res, "aesthetic", err, "clip has no aesthetic score")
 		return
 	}
 	var score float64
@@ -262,10 +259,7 @@ func (r *runner) embed(ctx context.Context, clipPath string, m VideoInfo, res *c
 	e := r.cfg.Embedding
 	embs, err := r.modelFrames(ctx, e.Model, clipPath, m, EvenFrames(Window{Start: 0, End: m.NumFrames - 1}, e.Frames))
 	if err != nil {
-		if ctx.Err() == nil {
-			r.log.Warn("clip has no embedding", "video", res.clip.Source, "clip", res.clip.ID, "err", err)
-			res.clip.Errors = appendOnce(res.clip.Errors, "embedding")
-		}
+		r.stepFailed(ctx, res, "embedding", err, "clip has no embedding")
 		return
 	}
 	mean := make([]float64, len(embs[0]))

@@ -157,6 +157,8 @@ func (t Tools) runFFmpeg(ctx context.Context, args []string) (*stderrCapture, er
 
 // toolFailure turns a failed ffmpeg run into a *MediaError with one line of
 // reason, or into a plain error when the tool could not be started at all.
+// A run that says why in environment terms (a signal, a full disk: see
+// fault.go) is an *EnvError instead: the video is not at fault.
 func toolFailure(path, what string, stderr *stderrCapture, err error, paths ...string) error {
 	var exitErr *exec.ExitError
 	if !errors.As(err, &exitErr) {
@@ -165,6 +167,12 @@ func toolFailure(path, what string, stderr *stderrCapture, err error, paths ...s
 	line := cleanToolLine(stderr.lastLine(), paths...)
 	if line == "" {
 		line = exitErr.String()
+	}
+	if cause, full, env := environmental(err); env {
+		return &EnvError{Path: path, Cause: what + ": ffmpeg " + cause, DiskFull: full, Err: err}
+	}
+	if cause, full, env := environmental(errors.New(stderr.String())); env {
+		return &EnvError{Path: path, Cause: what + ": " + cause + " (ffmpeg: " + line + ")", DiskFull: full, Err: err}
 	}
 	return &MediaError{Path: path, Reason: what + ": " + line, Err: err}
 }

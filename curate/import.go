@@ -27,6 +27,9 @@ type ImportConfig struct {
 	InputPath string
 	// Shards say when the open WebDataset shard seals (0 = defaults).
 	Shards index.ShardLimits
+	// MinFree is the free space to keep, as Config.MinFree (the zero value
+	// is no guard; MinFreeDefault the default).
+	MinFree int64
 	// RenderMeta renders a clip's metas JSON for shards, as in Config.
 	RenderMeta func(index.ClipRecord) []byte
 	// Log receives a line per imported video (Info), per chunk (Debug)
@@ -45,6 +48,9 @@ type ImportReport struct {
 	// Failed holds one error per file that could not be imported (an
 	// *ImportError naming it), or per commit that failed.
 	Failed []error
+	// Unfinished holds one *EnvError per video a fault of the machine
+	// (a full disk, EIO) left unfinished; a re-run imports what is left.
+	Unfinished []error
 }
 
 // ErrSomeFilesFailed is returned (wrapped) when some files of the tree
@@ -64,6 +70,7 @@ type importer struct {
 	listed, chunks map[uuid.UUID]bool
 	owner          map[uuid.UUID]string // clip -> the chunk file that imported it
 	problems       int                  // failures so far; a video compares before and after
+	diskFull       bool                 // stop taking videos
 }
 
 // Import ingests the ClipWriterStage tree at cfg.From into db so that a
@@ -90,19 +97,22 @@ func Import(ctx context.Context, db *index.DB, cfg ImportConfig) (ImportReport, 
 		im.fail(err)
 	}
 	for _, rel := range tree.videos {
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || im.diskFull {
 			break
 		}
 		im.video(ctx, rel)
 	}
-	if ctx.Err() == nil {
+	if ctx.Err() == nil && !im.diskFull {
 		im.markListed(im.readChunks(tree.orphans), "")
 		for _, err := range tree.leftovers(im.listed, im.chunks) {
 			im.fail(err)
 		}
-		sealed, err := db.SealOpenShard()
-		if err != nil {
-			im.fail(err)
+		sealed := false
+		if len(im.report.Unfinished) == 0 { // else the re-run that finishes seals
+			var err error
+			if sealed, err = db.SealOpenShard(); err != nil {
+				im.fail(err)
+			}
 		}
 		if err := FillShardMD5s(ctx, db); err != nil {
 			im.fail(err)
@@ -116,6 +126,9 @@ func Import(ctx context.Context, db *index.DB, cfg ImportConfig) (ImportReport, 
 	rep := im.report
 	if err := ctx.Err(); err != nil {
 		return rep, err
+	}
+	if len(rep.Unfinished) > 0 || im.diskFull {
+		return rep, fmt.Errorf("%d videos: %w", max(1, len(rep.Unfinished)), ErrUnfinished)
 	}
 	if len(rep.Failed) > 0 {
 		return rep, fmt.Errorf("%d files: %w", len(rep.Failed), ErrSomeFilesFailed)
@@ -148,6 +161,12 @@ func (c *ImportConfig) Check() error {
 }
 
 func (im *importer) fail(err error) {
+	if ee := asEnvError("", err); ee != nil { // the machine's fault: not the file's
+		im.diskFull = im.diskFull || ee.DiskFull
+		im.report.Unfinished = append(im.report.Unfinished, ee)
+		im.log.Warn(ee.Error())
+		return
+	}
 	im.report.Failed = append(im.report.Failed, err)
 	im.problems++
 	im.log.Warn(err.Error())
@@ -246,6 +265,10 @@ func (im *importer) commitVideo(ctx context.Context, vf videoFile, old index.Vid
 			continue
 		}
 		if err := im.commitChunk(vf.v, p); err != nil {
+			if ee := asEnvError(vf.v.Source, err); ee != nil {
+				im.fail(ee)
+				return
+			}
 			im.fail(fmt.Errorf("%s: %w", p.file, err))
 			return
 		}

@@ -183,11 +183,19 @@ func (im *importer) previewFiles(c index.ClipRecord) []previewFile {
 func (im *importer) commitChunk(v index.VideoRecord, p *chunkPlan) error {
 	cc := index.ChunkCommit{Video: v, Chunk: p.rec, Embeddings: p.embeddings, Limits: im.cfg.Shards}
 	var blobs []string
+	abort := func(err error) error { // a fault of the machine: commit nothing
+		for _, b := range blobs {
+			im.db.DiscardBlob(b)
+		}
+		return err
+	}
 	for _, cp := range p.clips {
 		c := cp.rec
 		if cp.media != "" {
 			b, err := im.copyBlob(cp.media, ".mp4", c.Media.NumBytes)
-			if err != nil {
+			if ee := asEnvError("", err); ee != nil {
+				return abort(ee)
+			} else if err != nil {
 				im.fail(importErr(cp.media, err))
 			} else {
 				m := *c.Media
@@ -197,6 +205,9 @@ func (im *importer) commitChunk(v index.VideoRecord, p *chunkPlan) error {
 		}
 		for _, pf := range cp.previews {
 			b, err := im.copyBlob(pf.path, ".webp", -1)
+			if ee := asEnvError("", err); ee != nil {
+				return abort(ee)
+			}
 			if err != nil {
 				im.fail(importErr(pf.path, err))
 				continue
@@ -224,6 +235,9 @@ func (im *importer) commitChunk(v index.VideoRecord, p *chunkPlan) error {
 
 // copyBlob copies src into a new blob; want >= 0 is the size it must have.
 func (im *importer) copyBlob(src, ext string, want int64) (index.Blob, error) {
+	if err := checkRoom(im.db, im.cfg.MinFree); err != nil {
+		return index.Blob{}, err
+	}
 	tmp := im.db.TempPath(ext)
 	defer os.Remove(tmp) // gone already once adopted
 	in, err := os.Open(src)
@@ -233,14 +247,14 @@ func (im *importer) copyBlob(src, ext string, want int64) (index.Blob, error) {
 	defer in.Close()
 	out, err := os.Create(tmp)
 	if err != nil {
-		return index.Blob{}, err
+		return index.Blob{}, fmt.Errorf("store: %w", err)
 	}
 	n, err := io.Copy(out, in)
 	if cerr := out.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return index.Blob{}, fmt.Errorf("cannot copy: %w", err)
+		return index.Blob{}, fmt.Errorf("cannot copy: %w", err) // ENOSPC and EIO: environmental
 	}
 	if want >= 0 && n != want {
 		return index.Blob{}, fmt.Errorf("%d bytes, but its metas file says num_bytes %d; not imported", n, want)

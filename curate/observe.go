@@ -44,7 +44,10 @@ func (r *runner) observeError(err error) {
 		return
 	}
 	var me *MediaError
-	if errors.As(err, &me) {
+	var ee *EnvError
+	if errors.As(err, &ee) {
+		r.cfg.Observer.Error("environment") // not the video's: it waits for a retry
+	} else if errors.As(err, &me) {
 		r.cfg.Observer.Error("media")
 	} else {
 		r.cfg.Observer.Error("internal")

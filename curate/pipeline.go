@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/clipfs/clipfs/index"
@@ -29,12 +30,24 @@ type runner struct {
 
 	mu     sync.Mutex
 	report Report
+
+	diskFull atomic.Bool // an environment failure found the disk full
 }
 
+// fail reports a video (or a publish step) that did not succeed: an input
+// failure goes to Report.Failed, an environment failure (fault.go) to
+// Report.Unfinished, and a full disk stops the run taking new videos.
 func (r *runner) fail(err error) {
+	list := &r.report.Failed
+	if ee := asEnvError("", err); ee != nil {
+		err, list = ee, &r.report.Unfinished
+		if ee.DiskFull {
+			r.diskFull.Store(true)
+		}
+	}
 	if !r.unreported {
 		r.mu.Lock()
-		r.report.Failed = append(r.report.Failed, err)
+		*list = append(*list, err)
 		r.mu.Unlock()
 	}
 	r.log.Warn(err.Error())
@@ -70,6 +83,9 @@ func (r *runner) video(ctx context.Context, sv SourceVideo) (Outcome, error) {
 	r.mu.Unlock()
 	if r.cfg.Progress != nil {
 		r.cfg.Progress.videoDone(sv)
+	}
+	if ee := asEnvError(sv.Path, err); ee != nil && ctx.Err() == nil {
+		err = ee // callers (the daemon) tell it from a failure with errors.As
 	}
 	if err != nil && ctx.Err() == nil {
 		r.fail(err)
@@ -112,13 +128,23 @@ func (r *runner) curateVideo(ctx context.Context, sv SourceVideo, out *Outcome) 
 	resume := old.Fingerprint == fingerprint
 	results := make([][]clipResult, len(chunks))
 	waits := make([]sync.WaitGroup, len(chunks))
+	// An environment failure of one clip stops the video's other clips
+	// (they would meet it too); chunks finished whole before it commit.
+	vctx, vcancel := context.WithCancelCause(ctx)
+	defer vcancel(nil)
 	for ci, chunk := range chunks {
 		if resume && old.HasChunk(ci) {
 			continue
 		}
 		results[ci] = make([]clipResult, len(chunk))
 		for i, s := range chunk {
-			waits[ci].Go(func() { results[ci][i] = r.clip(ctx, sv, info, s) })
+			waits[ci].Go(func() {
+				res := r.clip(vctx, sv, info, s)
+				if res.abort != nil {
+					vcancel(res.abort)
+				}
+				results[ci][i] = res
+			})
 		}
 	}
 	var firstErr error
@@ -126,6 +152,16 @@ func (r *runner) curateVideo(ctx context.Context, sv SourceVideo, out *Outcome) 
 		waits[ci].Wait()
 		if results[ci] == nil || firstErr != nil || ctx.Err() != nil {
 			discard(r.db, results[ci])
+			continue
+		}
+		if ee := chunkAbort(results[ci], vctx); ee != nil {
+			discard(r.db, results[ci])
+			firstErr = ee
+			continue
+		}
+		if err := r.room(); err != nil {
+			discard(r.db, results[ci])
+			firstErr = err
 			continue
 		}
 		if err := r.commit(v, ci, results[ci], out); err != nil {
@@ -139,6 +175,24 @@ func (r *runner) curateVideo(ctx context.Context, sv SourceVideo, out *Outcome) 
 		r.log.Debug("curated", "video", sv.Path, "clips", len(spans), "chunks", len(chunks))
 	}
 	return firstErr
+}
+
+// chunkAbort is why a chunk's clips must not be committed: the first
+// environment failure among them, or, for clips cut short because another
+// clip of the video met one, that failure (ctx's cause).
+func chunkAbort(res []clipResult, ctx context.Context) *EnvError {
+	for _, cr := range res {
+		if cr.abort == nil {
+			continue
+		}
+		if cr.abort.Cause == "cancelled" {
+			if ee := asEnvError(cr.abort.Path, context.Cause(ctx)); ee != nil && ee.Cause != "cancelled" {
+				return ee
+			}
+		}
+		return cr.abort
+	}
+	return nil
 }
 
 // split cuts a video into clip spans with the configured algorithm. Scene

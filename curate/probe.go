@@ -120,6 +120,13 @@ func (t Tools) runFFprobe(ctx context.Context, path string) (*ffprobeReport, err
 	}
 	var exitErr *exec.ExitError
 	if errors.As(err, &exitErr) {
+		if ee := asEnvError(path, err); ee != nil { // killed, not refused
+			ee.Cause = "probe: ffprobe " + ee.Cause
+			return nil, ee
+		}
+		if cause, full, env := environmental(errors.New(stderr.String())); env {
+			return nil, &EnvError{Path: path, Cause: "probe: " + cause, DiskFull: full, Err: err}
+		}
 		line := cleanToolLine(stderr.firstLine(), path)
 		if line == "" {
 			line = exitErr.String()

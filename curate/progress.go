@@ -1,6 +1,7 @@
 package curate
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -23,6 +24,7 @@ type Progress struct {
 	doneBytes  int64
 	clips      int
 	seconds    float64
+	unfinished int // videos an environment failure left for a re-run
 	failures   int
 	partial    map[string]int64 // bytes credited to unfinished videos
 	drawn      bool
@@ -111,9 +113,14 @@ func (p *Progress) videoDone(v SourceVideo) {
 	}
 }
 
-func (p *Progress) failed(error) {
+func (p *Progress) failed(err error) {
 	p.mu.Lock()
-	p.failures++
+	var ee *EnvError
+	if errors.As(err, &ee) {
+		p.unfinished++
+	} else {
+		p.failures++
+	}
 	p.mu.Unlock()
 }
 
@@ -146,6 +153,9 @@ func (p *Progress) line() string {
 	s := fmt.Sprintf("curate: %d/%d videos  %d clips  %.1f s of video", p.doneVideos, p.videos, p.clips, p.seconds)
 	if p.failures > 0 {
 		s += fmt.Sprintf("  %d failed", p.failures)
+	}
+	if p.unfinished > 0 {
+		s += fmt.Sprintf("  %d unfinished", p.unfinished)
 	}
 	if p.terminal {
 		const width = 24

@@ -85,6 +85,12 @@ func (n *blobNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, u
 	if err != nil {
 		return nil, 0, toErrno(n.t.log, e.Name, err)
 	}
+	// Bytes that fail their digest are never served: the first open reads
+	// the blob once to verify it, later opens reuse the verdict.
+	if err := n.t.db.VerifyBlob(e.Ref); err != nil {
+		f.Close()
+		return nil, 0, toErrno(n.t.log, childPath(n.dir, e.Name), err)
+	}
 	h := &blobHandle{f: f, t: n.t, name: e.Name}
 	if n.t.passthrough {
 		return &passthroughHandle{h}, fuse.FOPEN_KEEP_CACHE, 0
@@ -132,11 +138,25 @@ type renderedNode struct {
 	e    index.Entry
 	mu   sync.Mutex
 	data []byte
+	// Generations keep the page cache honest in a live mount. refresh
+	// starts a new generation; a handle of an older one still serves its
+	// own bytes, and its reads may put them in the (shared) page cache.
+	// So while one is open, new opens bypass the cache (FOPEN_DIRECT_IO),
+	// and the first open after the last of them closes drops the cache
+	// (no FOPEN_KEEP_CACHE).
+	gen   uint64
+	open  map[uint64]int // open handles by generation
+	stale bool           // the page cache may hold an older generation's bytes
 }
 
 func (n *renderedNode) bytes() ([]byte, syscall.Errno) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	return n.bytesLocked()
+}
+
+// bytesLocked is bytes with n.mu held.
+func (n *renderedNode) bytesLocked() ([]byte, syscall.Errno) {
 	if n.data == nil {
 		b, err := n.t.Render(n.e)
 		if err != nil {
@@ -158,6 +178,10 @@ func (n *renderedNode) current() index.Entry {
 func (n *renderedNode) refresh(e index.Entry) {
 	n.mu.Lock()
 	n.e, n.data = e, nil
+	n.gen++
+	for _, c := range n.open {
+		n.stale = n.stale || c > 0
+	}
 	n.mu.Unlock()
 }
 
@@ -177,15 +201,47 @@ func (n *renderedNode) Getattr(ctx context.Context, fh fusefs.FileHandle, out *f
 }
 
 func (n *renderedNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {
-	b, errno := n.bytes()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	b, errno := n.bytesLocked() // under the lock: the bytes of n.gen
 	if errno != 0 {
 		return nil, 0, errno
 	}
-	return &renderedHandle{data: b}, fuse.FOPEN_KEEP_CACHE, 0
+	older := 0
+	for g, c := range n.open {
+		if g < n.gen {
+			older += c
+		}
+	}
+	open := uint32(fuse.FOPEN_KEEP_CACHE)
+	switch {
+	case older > 0:
+		open = fuse.FOPEN_DIRECT_IO
+	case n.stale:
+		open, n.stale = 0, false // the kernel drops the inode's cached pages
+	}
+	if n.open == nil {
+		n.open = map[uint64]int{}
+	}
+	n.open[n.gen]++
+	return &renderedHandle{n: n, gen: n.gen, data: b}, open, 0
 }
 
 // renderedHandle is an open generated file: the bytes it was opened with.
-type renderedHandle struct{ data []byte }
+type renderedHandle struct {
+	n    *renderedNode
+	gen  uint64
+	data []byte
+}
+
+func (h *renderedHandle) Release(ctx context.Context) syscall.Errno {
+	h.n.mu.Lock()
+	defer h.n.mu.Unlock()
+	if h.n.open[h.gen]--; h.n.open[h.gen] <= 0 {
+		delete(h.n.open, h.gen)
+	}
+	return 0
+}
 
 func (n *renderedNode) Read(ctx context.Context, fh fusefs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
 	var b []byte

@@ -30,4 +30,5 @@ var (
 	_ = (fusefs.NodeGetattrer)((*renderedNode)(nil))
 	_ = (fusefs.NodeOpener)((*renderedNode)(nil))
 	_ = (fusefs.NodeReader)((*renderedNode)(nil))
+	_ = (fusefs.FileReleaser)((*renderedHandle)(nil))
 )

@@ -2,6 +2,7 @@ package fs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -139,6 +140,9 @@ func (n *shardNode) Read(ctx context.Context, fh fusefs.FileHandle, dest []byte,
 		return fuse.ReadResultData(nil), 0
 	}
 	k, err := s.ReadAt(dest[:min(int64(len(dest)), s.Size()-off)], off)
+	if errors.Is(err, index.ErrCorrupt) {
+		return nil, toErrno(n.t.log, index.DirShards+"/"+n.e.Name, err) // logged once per blob
+	}
 	if err != nil && err != io.EOF {
 		n.t.log.Warn("shard read failed", "shard", n.e.Name, "offset", off, "err", err)
 		return nil, syscall.EIO

@@ -16,6 +16,9 @@ import (
 type Blob struct {
 	Name string
 	Size int64
+	// SHA256 is the digest of the bytes, taken by AdoptBlob; the commit that
+	// references the blob records it in its b/ key.
+	SHA256 [32]byte
 }
 
 // TempPath returns a fresh path in the database's tmp folder, ending in ext
@@ -34,9 +37,10 @@ func (db *DB) BlobPath(name string) string {
 }
 
 // AdoptBlob makes the finished file at tmpPath (from TempPath) a durable
-// blob: it is fsynced, renamed into blobs/ and its folder fsynced. The blob
-// is referenced only once a commit names it; until then a crash loses it to
-// the orphan sweep.
+// blob: it is hashed (SHA-256, while its bytes are in the page cache) and
+// fsynced, renamed into blobs/ and its folder fsynced. The blob is
+// referenced only once a commit names it, which records its digest; until
+// then a crash loses it to the orphan sweep.
 func (db *DB) AdoptBlob(tmpPath string) (Blob, error) {
 	if db.readOnly {
 		return Blob{}, ErrReadOnly
@@ -45,7 +49,7 @@ func (db *DB) AdoptBlob(tmpPath string) (Blob, error) {
 	if err != nil {
 		return Blob{}, fmt.Errorf("index: blob %s: %w", tmpPath, err)
 	}
-	st, err := f.Stat()
+	d, err := hashFile(f)
 	if err == nil {
 		err = f.Sync()
 	}
@@ -53,7 +57,7 @@ func (db *DB) AdoptBlob(tmpPath string) (Blob, error) {
 	if err != nil {
 		return Blob{}, fmt.Errorf("index: blob %s: %w", tmpPath, err)
 	}
-	b := Blob{Name: filepath.Base(tmpPath), Size: st.Size()}
+	b := Blob{Name: filepath.Base(tmpPath), Size: d.size, SHA256: d.sum}
 	dst := db.BlobPath(b.Name)
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return Blob{}, fmt.Errorf("index: blob %s: %w", b.Name, err)
@@ -64,12 +68,14 @@ func (db *DB) AdoptBlob(tmpPath string) (Blob, error) {
 	if err := syncDir(filepath.Dir(dst)); err != nil {
 		return Blob{}, fmt.Errorf("index: blob %s: %w", b.Name, err)
 	}
+	db.adopted.add(b.Name, d)
 	return b, nil
 }
 
 // DiscardBlob removes an adopted blob that no commit will reference.
 func (db *DB) DiscardBlob(name string) {
 	if name != "" {
+		db.adopted.forget(name)
 		os.Remove(db.BlobPath(name))
 	}
 }

@@ -44,7 +44,8 @@ func (db *DB) commit(v VideoRecord, cc *ChunkCommit) error {
 	db.writeMu.Lock()
 	defer db.writeMu.Unlock()
 	var dropped []string
-	err := db.kv.Update(func(txn *badger.Txn) error {
+	refs := &blobRefs{db: db}
+	err := db.update(func(txn *badger.Txn) error {
 		var err error
 		v, dropped, err = mergeVideo(txn, v, cc)
 		if err != nil {
@@ -53,7 +54,7 @@ func (db *DB) commit(v VideoRecord, cc *ChunkCommit) error {
 		w := newTreeWrites(v.CuratedAt)
 		w.file(VideoMetaPath(v.Rel), KindVideoMeta, -1, v.Source, false)
 		if cc != nil {
-			if err := writeChunk(txn, w, v, cc); err != nil {
+			if err := writeChunk(txn, w, refs, v, cc); err != nil {
 				return err
 			}
 		}
@@ -65,6 +66,7 @@ func (db *DB) commit(v VideoRecord, cc *ChunkCommit) error {
 	if err != nil {
 		return fmt.Errorf("index: commit %s: %w", v.Source, err)
 	}
+	refs.done()
 	for _, b := range dropped {
 		db.DiscardBlob(b)
 	}
@@ -110,7 +112,7 @@ func mergeVideo(txn *badger.Txn, v VideoRecord, cc *ChunkCommit) (VideoRecord, [
 	return v, dropped, nil
 }
 
-func writeChunk(txn *badger.Txn, w *treeWrites, v VideoRecord, cc *ChunkCommit) error {
+func writeChunk(txn *badger.Txn, w *treeWrites, refs *blobRefs, v VideoRecord, cc *ChunkCommit) error {
 	ch := cc.Chunk
 	ch.CuratedAt = v.CuratedAt
 	var owned [][]byte
@@ -125,7 +127,7 @@ func writeChunk(txn *badger.Txn, w *treeWrites, v VideoRecord, cc *ChunkCommit) 
 		}
 		own(clipKey(c.ID))
 		for _, b := range clipTree(w, c) {
-			if err := txn.Set(blobKey(b), nil); err != nil {
+			if err := refs.set(txn, b); err != nil {
 				return err
 			}
 			own(blobKey(b))
@@ -322,7 +324,8 @@ func (db *DB) PublishFile(name string, b Blob) error {
 	db.writeMu.Lock()
 	defer db.writeMu.Unlock()
 	var old string
-	err := db.kv.Update(func(txn *badger.Txn) error {
+	refs := &blobRefs{db: db}
+	err := db.update(func(txn *badger.Txn) error {
 		item, err := txn.Get(entryKey("", name))
 		if err == nil {
 			err = item.Value(func(v []byte) error {
@@ -339,7 +342,7 @@ func (db *DB) PublishFile(name string, b Blob) error {
 				return err
 			}
 		}
-		if err := txn.Set(blobKey(b.Name), nil); err != nil {
+		if err := refs.set(txn, b.Name); err != nil {
 			return err
 		}
 		return txn.Set(entryKey("", name), encodeEntry(Entry{Kind: KindBlob, Size: b.Size, MTime: Now(), Ref: b.Name}))
@@ -347,6 +350,7 @@ func (db *DB) PublishFile(name string, b Blob) error {
 	if err != nil {
 		return fmt.Errorf("index: publish %s: %w", name, err)
 	}
+	refs.done()
 	if old != "" && old != b.Name {
 		db.DiscardBlob(old)
 	}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 
 	badger "github.com/dgraph-io/badger/v4"
 )
@@ -30,6 +31,8 @@ type DB struct {
 	log      *slog.Logger
 	readOnly bool
 	writeMu  sync.Mutex // one writer at a time: commits read-modify-write the video record
+	adopted  adopted    // digests of adopted blobs not yet committed
+	verdicts verdicts   // blobs verified against their digests (VerifyBlob)
 }
 
 const marker = "CLIPFS"
@@ -59,6 +62,15 @@ func Open(dir string, opts Options) (*DB, error) {
 		WithIndexCacheSize(16 << 20).
 		WithValueThreshold(4 << 10).
 		WithCompactL0OnClose(false)
+	if !opts.ReadOnly {
+		// Badger's first writes happen in Open (a new log file's header).
+		var st syscall.Statfs_t
+		if err := syscall.Statfs(abs, &st); err == nil {
+			if err := headroomError(abs, Space{Free: st.Bavail * uint64(st.Bsize)}); err != nil {
+				return nil, err
+			}
+		}
+	}
 	kv, err := badger.Open(bo)
 	if err != nil {
 		return nil, translateOpenError(abs, err)

@@ -18,7 +18,7 @@
 //	c/<clip uuid>            ClipRecord (JSON)
 //	e/<prefix>/<clip uuid>   Embedding (binary: dtype, shape, raw bytes)
 //	m/<chunk uuid>           manifest: every key a chunk wrote (for replacement)
-//	b/<blob name>            a referenced blob (orphan sweep checks these)
+//	b/<blob name>            a referenced blob (orphan sweep checks these): its size and SHA-256
 //	n/<dir>\x00<name>        a tree entry: Entry (kind, size, mtime, ref)
 //	S/<NNNNNN>               ShardHeader (JSON); the highest unsealed one is open
 //	s/<NNNNNN>/<SSSSSSSS>    ShardSample (JSON): members with blob refs or snapshots
@@ -42,6 +42,11 @@
 //   - Passed clips join the open shard in their chunk's transaction; it seals
 //     at ShardLimits or SealOpenShard. A sealed shard's samples and blobs are
 //     never deleted: replacing a video removes only its unsealed samples.
+//   - A b/ key records its blob's size and SHA-256, taken by AdoptBlob and
+//     carried to the commit that writes the key; shard samples copy it into
+//     their blob members. Keys written before digests hold empty values.
+//     Readers verify a blob once per process before serving its bytes
+//     (VerifyBlob, ShardContent); Check verifies the whole database.
 //   - Writes are serialised by the DB; reads run concurrently with them and see
 //     committed chunks only.
 //   - Badger errors never leave this package unwrapped: callers test for

@@ -88,7 +88,7 @@ func (db *DB) PutEmbeddings(recs []EmbeddingRecord) error {
 	}
 	db.writeMu.Lock()
 	defer db.writeMu.Unlock()
-	err := db.kv.Update(func(txn *badger.Txn) error {
+	err := db.update(func(txn *badger.Txn) error {
 		for _, r := range recs {
 			if err := putEmbedding(txn, r); err != nil {
 				return fmt.Errorf("embedding %s of clip %s: %w", r.Prefix, r.Clip, err)

@@ -11,4 +11,7 @@ var (
 	ErrNoDatabase = errors.New("no clipfs database here (create one with `clipfs curate --db DIR`)")
 	// ErrReadOnly reports a write on a database opened read-only.
 	ErrReadOnly = errors.New("database is opened read-only")
+	// ErrCorrupt reports a blob whose bytes differ from the digest recorded
+	// when it was adopted.
+	ErrCorrupt = errors.New("content does not match its recorded digest")
 )

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
 
 	"github.com/google/uuid"
 )
@@ -19,12 +20,19 @@ type ShardFile struct {
 
 // ShardContent is a shard's members in served order and the means to read
 // their bytes: member snapshots from the index, media from blob files kept
-// open across reads. Safe for concurrent use; Close when done.
+// open across reads. A blob member is verified against its digest before
+// its first read (DB.VerifyBlob); one that fails gives ErrCorrupt. Safe for
+// concurrent use; Close when done.
 type ShardContent struct {
-	Files   []ShardFile
-	db      *DB
-	members []ShardMember
-	files   *fileCache
+	Files    []ShardFile
+	db       *DB
+	members  []ShardMember
+	verified []atomic.Bool // member i passed verification
+	blobs    []int         // the blob members' indices, in order
+	blobPos  []int         // member i's position in blobs (-1: a snapshot)
+	touched  []atomic.Bool // blobs[k] was read
+	last     atomic.Int64  // the position in blobs first read last
+	files    *fileCache
 }
 
 // openBlobsPerShard is how many blob files a shard keeps open: enough for
@@ -44,6 +52,16 @@ func (db *DB) OpenShardContent(n int) (*ShardContent, error) {
 			c.members = append(c.members, m)
 		}
 	}
+	c.verified = make([]atomic.Bool, len(c.members))
+	for i, m := range c.members {
+		c.blobPos = append(c.blobPos, -1)
+		if m.Blob != "" {
+			c.blobPos[i] = len(c.blobs)
+			c.blobs = append(c.blobs, i)
+		}
+	}
+	c.touched = make([]atomic.Bool, len(c.blobs))
+	c.last.Store(-1) // reading the first blob member counts as in order
 	return c, nil
 }
 
@@ -55,6 +73,9 @@ func (c *ShardContent) ReadMember(i int, p []byte, off int64) (int, error) {
 			return 0, errors.New("member snapshot shorter than its size")
 		}
 		return copy(p, m.Data[off:]), nil
+	}
+	if err := c.verify(i); err != nil {
+		return 0, err
 	}
 	cf, err := c.files.get(c.db.BlobPath(m.Blob))
 	if err != nil {
@@ -69,6 +90,35 @@ func (c *ShardContent) ReadMember(i int, p []byte, off int64) (int, error) {
 		err = io.ErrUnexpectedEOF
 	}
 	return n, fmt.Errorf("blob %s: %w", m.Blob, err)
+}
+
+// verify checks blob member i before it is first read. A reader taking the
+// blob members in order (a tar or WebDataset stream) has the next one
+// verified in the background meanwhile, so that it need not wait for it. A
+// reader jumping about (wids) seldom reads two in a row, so it seldom sets
+// off the verification of a member it then skips.
+func (c *ShardContent) verify(i int) error {
+	pos := c.blobPos[i]
+	if !c.touched[pos].Swap(true) && c.last.Swap(int64(pos)) == int64(pos-1) && pos+1 < len(c.blobs) {
+		next := c.blobs[pos+1]
+		// Only with the member's own digest: it needs no index read, which
+		// could outlive the database.
+		if _, ok := memberDigest(c.members[next]); ok && !c.verified[next].Load() {
+			go func() {
+				if c.db.verifyMember(c.members[next]) == nil {
+					c.verified[next].Store(true)
+				}
+			}()
+		}
+	}
+	if c.verified[i].Load() {
+		return nil
+	}
+	if err := c.db.verifyMember(c.members[i]); err != nil {
+		return err
+	}
+	c.verified[i].Store(true)
+	return nil
 }
 
 // Close closes the blob files the content keeps open.

@@ -1,9 +1,11 @@
 package index
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -29,6 +31,9 @@ type ShardMember struct {
 	Size int64  `json:"size"`
 	Blob string `json:"blob,omitempty"`
 	Data []byte `json:"data,omitempty"`
+	// SHA256 is the hex digest of a blob member, copied from the blob's b/
+	// key when the sample is added, so that it outlives the clip record.
+	SHA256 string `json:"sha256,omitempty"`
 }
 
 // ShardSample is one passed clip in a shard: adjacent members sharing Key.
@@ -126,6 +131,9 @@ func addSamples(txn *badger.Txn, samples []ShardSample, lim ShardLimits, now int
 	var keys [][]byte
 	for _, s := range samples {
 		k := sampleKey(h.Number, h.NextSeq)
+		if err := addDigests(txn, &s); err != nil {
+			return nil, err
+		}
 		if err := setJSON(txn, k, s); err != nil {
 			return nil, err
 		}
@@ -149,6 +157,25 @@ func addSamples(txn *badger.Txn, samples []ShardSample, lim ShardLimits, now int
 		}
 	}
 	return keys, setJSON(txn, shardKey(h.Number), h)
+}
+
+// addDigests copies into s's blob members the digests their b/ keys record
+// (written earlier in the same commit), on a copy of the member list.
+func addDigests(txn *badger.Txn, s *ShardSample) error {
+	s.Members = slices.Clone(s.Members)
+	for i, m := range s.Members {
+		if m.Blob == "" || m.SHA256 != "" {
+			continue
+		}
+		d, ok, err := recordedDigest(txn, m.Blob)
+		if err != nil {
+			return fmt.Errorf("blob %s: %w", m.Blob, err)
+		}
+		if ok {
+			s.Members[i].SHA256 = hex.EncodeToString(d.sum[:])
+		}
+	}
+	return nil
 }
 
 // seal orders h's samples, marks it sealed and publishes it as
@@ -218,7 +245,7 @@ func (db *DB) SealOpenShard() (bool, error) {
 	db.writeMu.Lock()
 	defer db.writeMu.Unlock()
 	sealed := false
-	err := db.kv.Update(func(txn *badger.Txn) error {
+	err := db.update(func(txn *badger.Txn) error {
 		h, err := openShard(txn)
 		if err != nil || h.Samples == 0 {
 			return err
@@ -239,7 +266,7 @@ func (db *DB) SetShardMD5(n int, md5 string) error {
 	}
 	db.writeMu.Lock()
 	defer db.writeMu.Unlock()
-	err := db.kv.Update(func(txn *badger.Txn) error {
+	err := db.update(func(txn *badger.Txn) error {
 		var h ShardHeader
 		if err := getJSON(txn, shardKey(n), &h); err != nil {
 			return err

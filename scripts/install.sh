@@ -118,6 +118,12 @@ if [ "$profile" = test ]; then
 		chmod 0666 /dev/fuse
 		say "made /dev/fuse mode 0666, as udev's default rule does, for non-root mounts"
 	fi
+	# fusermount3 -u reads /etc/mtab; a minimal root (debootstrap, a
+	# container) may lack the link systemd makes
+	if [ "$(id -u)" -eq 0 ] && [ ! -e /etc/mtab ] && [ -e /proc/self/mounts ]; then
+		ln -s ../proc/self/mounts /etc/mtab
+		say "linked /etc/mtab to /proc/self/mounts (fusermount3 reads it)"
+	fi
 	if [ ! -f test/tools/duckdb/node_modules/@duckdb/node-api/package.json ]; then
 		say "npm install @duckdb/node-api (test/tools/duckdb)"
 		(cd test/tools/duckdb && npm install --no-audit --no-fund --loglevel=error >/dev/null)

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"image/jpeg"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -109,6 +110,7 @@ type captionServer struct {
 	text    []string // user texts sent to the text model
 	answers map[string]bool
 	status  int           // answer every request with this HTTP status (0: 200)
+	flap    bool          // answer every other request 503
 	delay   time.Duration // before answering
 	count   int           // requests received
 }
@@ -124,7 +126,13 @@ func newCaptionServer(t *testing.T) *captionServer {
 	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.count++
+		refuse := s.flap && s.count%2 == 1
+		status := s.status
 		s.mu.Unlock()
+		if refuse {
+			http.Error(w, `{"error": {"message": "overloaded, try again"}}`, http.StatusServiceUnavailable)
+			return
+		}
 		if s.delay > 0 {
 			select {
 			case <-time.After(s.delay):
@@ -132,8 +140,8 @@ func newCaptionServer(t *testing.T) *captionServer {
 				return
 			}
 		}
-		if s.status != 0 {
-			http.Error(w, `{"error": {"message": "model is overloaded"}}`, s.status)
+		if status != 0 {
+			http.Error(w, `{"error": {"message": "model is overloaded"}}`, status)
 			return
 		}
 		answer, err := s.answer(r)
@@ -535,54 +543,135 @@ func meanAbsDiff(a, b []byte) float64 {
 	return float64(sum) / float64(len(a))
 }
 
-// TestCaptionEndpointFailures: an endpoint that answers 500 and one slower
-// than the timeout leave clips uncaptioned with "caption" in their errors,
-// each after its retries; curation itself succeeds.
+// TestCaptionEndpointFailures: an endpoint that refuses a request (400)
+// is the clip's failure: the window stays uncaptioned, "caption" is in the
+// clip's errors, the run succeeds. An endpoint that is down, answers 500
+// or is slower than the timeout through all its retries is a fault of the
+// machine: exit 4, nothing of the chunk committed, and once it is back a
+// re-run captions every clip and gives the tree of a clean run. One that
+// refuses every other request (503) is absorbed by the retries.
 func TestCaptionEndpointFailures(t *testing.T) {
 	needMedia(t)
 	needNumpy(t)
 	in := t.TempDir()
-	ffmpeg(t, "-f", "lavfi", "-i", "testsrc2=s=320x240:r=25:d=4", "-c:v", "libx264", "-preset", "ultrafast",
-		"-threads", "1", filepath.Join(in, "a.mp4"))
+	for _, name := range []string{"a.mp4", "b.mp4"} {
+		ffmpeg(t, "-f", "lavfi", "-i", "testsrc2=s=320x240:r=25:d=4", "-c:v", "libx264", "-preset", "ultrafast",
+			"-threads", "1", filepath.Join(in, name))
+	}
+	args := func(db, url string, more ...string) []string {
+		return append([]string{"curate", "--input", in, "--db", db, "--captioning-endpoint", url + "/v1",
+			"--caption-model", "vlm-test", "--caption-timeout", "300ms"}, more...)
+	}
+	good := newCaptionServer(t).start()
+	clean := filepath.Join(t.TempDir(), "clean")
+	mustClipfs(t, 0, args(clean, good.URL)...)
+	cleanTree := exportTree(t, clean, "/out")
+	cleanTotals := checkCounters(t, cleanTree)
+	if cleanTotals["num_clips_with_caption"] != 2 {
+		t.Fatalf("clean run: %d clips with captions, want 2", cleanTotals["num_clips_with_caption"])
+	}
+
+	t.Run("refused", func(t *testing.T) {
+		srv := newCaptionServer(t)
+		srv.status = http.StatusBadRequest
+		srv.start()
+		db := filepath.Join(t.TempDir(), "db")
+		r := mustClipfs(t, 0, args(db, srv.URL, "--caption-retries", "2")...)
+		if !strings.Contains(r.stderr, "window not captioned") {
+			t.Errorf("no line about the refused caption:\n%s", r.stderr)
+		}
+		out := exportTree(t, db, "/out")
+		metas, _ := filepath.Glob(filepath.Join(out, "metas", "v0", "*.json"))
+		if len(metas) != 2 {
+			t.Fatalf("%d metas, want 2", len(metas))
+		}
+		var meta sceneMeta
+		readJSON(t, metas[0], &meta)
+		if !slices.Equal(meta.Errors, []string{"caption"}) || len(meta.Windows) != 1 || len(meta.Windows[0]) != 2 || !meta.Valid {
+			t.Errorf("metas: errors %v windows %v valid %t; want [caption], one window without caption, valid",
+				meta.Errors, meta.Windows, meta.Valid)
+		}
+		srv.mu.Lock()
+		if srv.count != 2 {
+			t.Errorf("%d requests, want 2 (a 400 is not retried)", srv.count)
+		}
+		srv.mu.Unlock()
+		checkCounters(t, out)
+	})
+
+	closed := newCaptionServer(t).start()
+	downURL := closed.URL
+	closed.Close()
 	for _, c := range []struct {
-		name          string
-		status        int
-		delay         time.Duration
-		retries, want int // requests per window
+		name    string
+		url     func() (string, *captionServer)
+		retries int
+		want    int // requests to the endpoint, -1: not counted
 	}{
-		{"failing", http.StatusInternalServerError, 0, 2, 3},
-		{"slow", 0, 3 * time.Second, 0, 1},
+		{"down", func() (string, *captionServer) { return downURL, nil }, 1, -1},
+		{"failing", func() (string, *captionServer) {
+			srv := newCaptionServer(t)
+			srv.status = http.StatusInternalServerError
+			return srv.start().URL, srv
+		}, 2, 3},
+		{"slow", func() (string, *captionServer) {
+			srv := newCaptionServer(t)
+			srv.delay = 3 * time.Second
+			return srv.start().URL, srv
+		}, 0, 1},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			srv := newCaptionServer(t)
-			srv.status, srv.delay = c.status, c.delay
-			srv.start()
+			url, srv := c.url()
 			db := filepath.Join(t.TempDir(), "db")
-			r := mustClipfs(t, 0, "curate", "--input", in, "--db", db, "--captioning-endpoint", srv.URL+"/v1",
-				"--caption-model", "vlm-test", "--caption-retries", strconv.Itoa(c.retries), "--caption-timeout", "300ms")
-			if !strings.Contains(r.stderr, "window not captioned") {
-				t.Errorf("no line about the failed caption:\n%s", r.stderr)
+			r := mustClipfs(t, 4, args(db, url, "--caption-retries", strconv.Itoa(c.retries), "--workers", "1")...)
+			if !strings.Contains(r.stderr, "not finished") || !strings.Contains(r.stderr, "caption endpoint") ||
+				!strings.Contains(r.stderr, "unfinished") {
+				t.Errorf("no line naming the unfinished video and the endpoint:\n%s", r.stderr)
 			}
-			out := filepath.Join(t.TempDir(), "out")
-			mustClipfs(t, 0, "export", "--db", db, "--out", out)
-			metas, _ := filepath.Glob(filepath.Join(out, "metas", "v0", "*.json"))
-			if len(metas) != 1 {
-				t.Fatalf("%d metas", len(metas))
+			if strings.Contains(r.stderr, "window not captioned") {
+				t.Errorf("an endpoint fault was logged as the clip's:\n%s", r.stderr)
 			}
-			var meta sceneMeta
-			readJSON(t, metas[0], &meta)
-			if !slices.Equal(meta.Errors, []string{"caption"}) || len(meta.Windows) != 1 || len(meta.Windows[0]) != 2 || !meta.Valid {
-				t.Errorf("metas: errors %v windows %v valid %t; want [caption], one window without caption, valid",
-					meta.Errors, meta.Windows, meta.Valid)
+			if srv != nil && c.want >= 0 {
+				srv.mu.Lock()
+				// the first video's window: 1 + retries; the second video may have sent its own too
+				if srv.count < c.want {
+					t.Errorf("%d requests, want at least %d (1 + %d retries)", srv.count, c.want, c.retries)
+				}
+				srv.mu.Unlock()
 			}
-			srv.mu.Lock()
-			if srv.count != c.want {
-				t.Errorf("%d requests, want %d (1 + %d retries)", srv.count, c.want, c.retries)
+			out := exportTree(t, db, "/out")
+			if metas, _ := filepath.Glob(filepath.Join(out, "metas", "v0", "*.json")); len(metas) != 0 {
+				t.Errorf("%d metas committed by a run whose endpoint failed, want 0", len(metas))
 			}
-			srv.mu.Unlock()
-			checkCounters(t, out)
+			// The endpoint is back: the re-run finishes the job.
+			r = mustClipfs(t, 0, args(db, good.URL)...)
+			if !strings.Contains(r.stderr, "0 up to date") {
+				t.Errorf("re-run: %s", r.stderr)
+			}
+			out = exportTree(t, db, "/out")
+			if totals := checkCounters(t, out); !maps.Equal(totals, cleanTotals) {
+				t.Errorf("counters after the re-run %v, clean run %v", totals, cleanTotals)
+			}
+			if d, err := exec.Command("diff", "-r", cleanTree, out).CombinedOutput(); err != nil {
+				t.Errorf("re-run tree differs from a clean run's: %v\n%.2000s", err, d)
+			}
 		})
 	}
+
+	t.Run("flapping", func(t *testing.T) {
+		srv := newCaptionServer(t)
+		srv.flap = true
+		srv.start()
+		db := filepath.Join(t.TempDir(), "db")
+		r := mustClipfs(t, 0, append(args(db, srv.URL), "--caption-retries", "2")...)
+		if strings.Contains(r.stderr, "not captioned") {
+			t.Errorf("a flapping endpoint left windows uncaptioned:\n%s", r.stderr)
+		}
+		out := exportTree(t, db, "/out")
+		if d, err := exec.Command("diff", "-r", cleanTree, out).CombinedOutput(); err != nil {
+			t.Errorf("tree with a flapping endpoint differs from a clean run's: %v\n%.2000s", err, d)
+		}
+	})
 }
 
 // TestStageCombinations curates the same videos under several combinations
@@ -597,7 +686,7 @@ func TestStageCombinations(t *testing.T) {
 		"-threads", "1", filepath.Join(in, "still.mp4"))
 	srv := newCaptionServer(t).start()
 	broken := newCaptionServer(t)
-	broken.status = http.StatusServiceUnavailable
+	broken.status = http.StatusBadRequest // refuses the clip: its failure, recorded
 	broken.start()
 	captions := []string{"--captioning-endpoint", srv.URL + "/v1", "--caption-model", "vlm", "--caption-frames", "2"}
 	for _, c := range []struct {

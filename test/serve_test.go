@@ -135,6 +135,12 @@ type daemonStatus struct {
 	OpenShardSamples int    `json:"open_shard_samples"`
 	Mount            string `json:"mount"`
 	PID              int    `json:"pid"`
+	Waiting          []struct {
+		Path     string `json:"path"`
+		Reason   string `json:"reason"`
+		Attempts int    `json:"attempts"`
+	} `json:"waiting"`
+	DiskFull string `json:"disk_full"`
 }
 
 func statusOf(t *testing.T, db string, env ...string) daemonStatus {
@@ -503,4 +509,169 @@ func TestServeControlAPI(t *testing.T) {
 			t.Errorf("metrics lack %q", want)
 		}
 	}
+}
+
+// TestServeRetriesEnvironmentFaults: in serve, a video that a fault of the
+// machine leaves unfinished (here a caption endpoint answering 503 through
+// its retries) waits for a retry with backoff: status and the metrics show
+// it as waiting, with the reason, and not as failed; once the endpoint is
+// back the retry curates it, captions included.
+func TestServeRetriesEnvironmentFaults(t *testing.T) {
+	needNumpy(t)
+	in, db := t.TempDir(), filepath.Join(t.TempDir(), "db")
+	mnt := filepath.Join(t.TempDir(), "mnt")
+	os.MkdirAll(mnt, 0o755)
+	srv := newCaptionServer(t)
+	srv.status = http.StatusServiceUnavailable
+	srv.start()
+	serve(t, in, db, mnt, "--captioning-endpoint", srv.URL+"/v1", "--caption-model", "vlm-test",
+		"--caption-retries", "0", "--caption-timeout", "2s")
+	copyTestVideo(t, filepath.Join(in, "v.mp4"))
+	var st daemonStatus
+	waitFor(t, time.Minute, "the video to wait for a retry", func() bool {
+		st = statusOf(t, db)
+		return len(st.Waiting) == 1
+	})
+	if w := st.Waiting[0]; !strings.Contains(w.Reason, "caption endpoint") || !strings.Contains(w.Reason, "503") || w.Attempts != 1 {
+		t.Errorf("waiting %+v: want the caption endpoint's 503 as the reason, attempt 1", w)
+	}
+	if st.Totals.Failed != 0 || st.Totals.Clips != 0 {
+		t.Errorf("status totals %+v: a waiting video is neither failed nor committed", st.Totals)
+	}
+	metrics, err := exec.Command("curl", "-s", "--unix-socket", filepath.Join(db, "clipfs.sock"), "http://clipfs/metrics").Output()
+	if err != nil {
+		t.Fatalf("metrics: %v", err)
+	}
+	if !strings.Contains(string(metrics), "clipfs_waiting_videos{reason=") {
+		t.Errorf("metrics lack clipfs_waiting_videos:\n%s", metrics)
+	}
+	if strings.Contains(string(metrics), `clipfs_videos_total{result="failed"} 1`) {
+		t.Errorf("metrics count the waiting video as failed")
+	}
+	out, _ := exec.Command(binPath, "status", "--db", db).Output()
+	if !strings.Contains(string(out), "waiting  ") || !strings.Contains(string(out), "1 waiting for a retry") {
+		t.Errorf("clipfs status does not show the waiting video:\n%s", out)
+	}
+	srv.mu.Lock()
+	srv.status = 0 // the endpoint is back
+	srv.mu.Unlock()
+	waitFor(t, time.Minute, "the retry to curate the video", func() bool {
+		st = statusOf(t, db)
+		return st.Totals.Curated == 1 && len(st.Waiting) == 0
+	})
+	metas, _ := filepath.Glob(filepath.Join(mnt, "metas", "v0", "*.json"))
+	if len(metas) != 1 {
+		t.Fatalf("%d metas in the mount after the retry, want 1", len(metas))
+	}
+	var meta sceneMeta
+	readJSON(t, metas[0], &meta)
+	if len(meta.Errors) != 0 || len(meta.Windows) != 1 || meta.Windows[0]["vlm-test_caption"] == nil {
+		t.Errorf("after the retry: errors %v windows %v; want a captioned window and no errors", meta.Errors, meta.Windows)
+	}
+}
+
+// TestServePausesForSpace: below --min-free, serve pauses taking videos
+// (status names why) instead of filling the disk, and resumes once the
+// database's filesystem has room again.
+func TestServePausesForSpace(t *testing.T) {
+	in := t.TempDir()
+	disk := newSmallDisk(t, 64<<20)
+	db := filepath.Join(disk.dir, "db")
+	mnt := filepath.Join(t.TempDir(), "mnt")
+	os.MkdirAll(mnt, 0o755)
+	serve(t, in, db, mnt, "--min-free", "100MiB")
+	copyTestVideo(t, filepath.Join(in, "v.mp4"))
+	var st daemonStatus
+	waitFor(t, time.Minute, "serve to pause for space", func() bool {
+		st = statusOf(t, db)
+		return st.DiskFull != "" && len(st.Waiting) == 1
+	})
+	if !strings.Contains(st.DiskFull, "below --min-free 100.0 MiB") || st.Totals.Failed != 0 {
+		t.Errorf("status: disk_full %q, totals %+v; want the limit named and nothing failed", st.DiskFull, st.Totals)
+	}
+	disk.grow(t, 1<<30)
+	waitFor(t, time.Minute, "serve to resume and curate the video", func() bool {
+		st = statusOf(t, db)
+		return st.DiskFull == "" && st.Totals.Curated == 1 && len(st.Waiting) == 0
+	})
+	if clips, _ := filepath.Glob(filepath.Join(mnt, "clips", "*.mp4")); len(clips) != 1 {
+		t.Errorf("%d clips in the mount after resuming, want 1", len(clips))
+	}
+}
+
+// TestServeNoStaleBytesAfterChange: a generated file (wds/shards.json)
+// opened before a change and read after the kernel's invalidation keeps
+// its own bytes, and must not leave them in the page cache for a later
+// open: that one reads the new bytes.
+func TestServeNoStaleBytesAfterChange(t *testing.T) {
+	videos := sampleVideos(t, true)
+	root := t.TempDir()
+	input, db, mnt := filepath.Join(root, "in"), filepath.Join(root, "db"), filepath.Join(root, "mnt")
+	os.MkdirAll(input, 0o755)
+	os.MkdirAll(mnt, 0o755)
+	serve(t, input, db, mnt)
+	index := filepath.Join(mnt, "wds", "shards.json")
+	shardsIn := func(b []byte) int {
+		var idx struct {
+			Shardlist []json.RawMessage `json:"shardlist"`
+		}
+		if err := json.Unmarshal(b, &idx); err != nil {
+			return -1
+		}
+		return len(idx.Shardlist)
+	}
+	addAndSeal := func(name string, n int) {
+		copyFile(t, filepath.Join(videos, name), filepath.Join(input, name))
+		waitIdle(t, db, n)
+		mustClipfs(t, 0, "seal", "--db", db)
+	}
+	addAndSeal("clip_320x240_25fps_7s.mp4", 1)
+	waitFor(t, 30*time.Second, "1 shard in shards.json", func() bool {
+		b, err := os.ReadFile(index)
+		return err == nil && shardsIn(b) == 1
+	})
+	st, err := os.Stat(index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := os.Open(index) // opened now, read only after the change
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	addAndSeal("old_320x240_25fps_3s.avi", 2)
+	// the change shows in the attributes (no open: nothing read yet)
+	waitFor(t, 30*time.Second, "shards.json to grow", func() bool {
+		st2, err := os.Stat(index)
+		return err == nil && st2.Size() > st.Size()
+	})
+	b, err := io.ReadAll(old) // may refill the page cache with the old bytes
+	if err != nil || shardsIn(b) != 1 {
+		t.Errorf("the handle opened before the change read %d shards (%v), want its own 1", shardsIn(b), err)
+	}
+	for range 3 {
+		nb, err := os.ReadFile(index)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := shardsIn(nb); n != 2 {
+			t.Fatalf("a new open after the change read %d shards, want 2 (stale bytes from the page cache):\n%q", n, nb)
+		}
+	}
+	if _, err := old.ReadAt(make([]byte, 16), 0); err != nil {
+		t.Errorf("the old handle again: %v", err)
+	}
+	if nb, _ := os.ReadFile(index); shardsIn(nb) != 2 {
+		t.Errorf("after the old handle read again, a new open read %q", nb)
+	}
+}
+
+// copyTestVideo makes a 3 s test pattern video and copies it to dst, as a
+// user's copy into a watched folder would.
+func copyTestVideo(t *testing.T, dst string) {
+	t.Helper()
+	src := filepath.Join(t.TempDir(), filepath.Base(dst))
+	ffmpeg(t, "-f", "lavfi", "-i", "testsrc2=s=320x240:r=25:d=3", "-c:v", "libx264", "-preset", "ultrafast",
+		"-threads", "1", src)
+	copyFile(t, src, dst)
 }

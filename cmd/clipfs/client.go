@@ -61,8 +61,11 @@ func printStatus(w io.Writer, s serveStatus) {
 	t := s.Totals
 	fmt.Fprintf(w, "clipfs serve (pid %d), %s for %s\n", s.PID, s.State, (time.Duration(s.Uptime) * time.Second).String())
 	fmt.Fprintf(w, "  input    %s\n  database %s\n  mount    %s\n  control  %s\n", s.Input, s.DB, s.Mount, s.Listen)
-	fmt.Fprintf(w, "  videos   %d curated, %d up to date, %d failed; %d queued, %d in flight, %d still being written\n",
-		t.Curated, t.UpToDate, t.Failed, s.Queued, len(s.InFlight), s.Settling)
+	fmt.Fprintf(w, "  videos   %d curated, %d up to date, %d failed; %d queued, %d in flight, %d waiting for a retry, %d still being written\n",
+		t.Curated, t.UpToDate, t.Failed, s.Queued, len(s.InFlight), len(s.Waiting), s.Settling)
+	if s.DiskFull != "" {
+		fmt.Fprintf(w, "  paused   %s; resumes when space returns\n", s.DiskFull)
+	}
 	fmt.Fprintf(w, "  clips    %d (%.1f s of video, %.1f MB); last minute: %.0f clips/min, %.2f s of video per s\n",
 		t.Clips, t.Seconds, float64(t.Bytes)/1e6, s.ClipsPerMinute, s.VideoSecondsPerSecond)
 	fmt.Fprintf(w, "  shards   %d sealed since start; %d samples in the open shard\n", t.Sealed, s.OpenShardSamples)
@@ -71,6 +74,9 @@ func printStatus(w io.Writer, s serveStatus) {
 	}
 	if len(s.Next) > 0 {
 		fmt.Fprintf(w, "  next     %s\n", strings.Join(s.Next, "\n           "))
+	}
+	for _, wt := range s.Waiting {
+		fmt.Fprintf(w, "  waiting  %s: %s (attempt %d; retry at %s)\n", wt.Path, wt.Reason, wt.Attempts, wt.RetryAt.Format(time.TimeOnly))
 	}
 	for _, e := range s.Errors {
 		fmt.Fprintf(w, "  error    %s %s\n", e.Time.Format(time.TimeOnly), e.Error)

@@ -40,6 +40,9 @@ func runCurate(ctx context.Context, args []string, stderr io.Writer) error {
 	cfg.Progress = progress
 	db, err := index.Open(co.db, index.Options{Create: true, Logger: log})
 	if err != nil {
+		if curate.IsEnvironmental(err) {
+			return unfinishedError{err}
+		}
 		return err
 	}
 	defer db.Close()
@@ -47,8 +50,15 @@ func runCurate(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil && rep.Videos == 0 && len(rep.Failed) == 0 {
 		return err // nothing ran: the input itself is wrong
 	}
-	fmt.Fprintf(stderr, "clipfs: %d videos: %d curated, %d up to date, %d failed; %d clips (%.1f s of video) committed\n",
-		rep.Videos, rep.Curated, rep.UpToDate, len(rep.Failed), rep.Clips, rep.Seconds)
+	unfinished := ""
+	if n := len(rep.Unfinished) + rep.NotStarted; n > 0 {
+		unfinished = fmt.Sprintf(", %d unfinished", n)
+	}
+	fmt.Fprintf(stderr, "clipfs: %d videos: %d curated, %d up to date, %d failed%s; %d clips (%.1f s of video) committed\n",
+		rep.Videos, rep.Curated, rep.UpToDate, len(rep.Failed), unfinished, rep.Clips, rep.Seconds)
+	if errors.Is(err, curate.ErrUnfinished) {
+		return unfinishedError{err}
+	}
 	if errors.Is(err, curate.ErrSomeFailed) {
 		return partialError{err}
 	}
@@ -97,6 +107,8 @@ func curateFlags(fs *flag.FlagSet) *curateOptions {
 	o.captions = captionFlags(fs)
 	o.models = modelFlags(fs)
 	fs.IntVar(&cfg.Workers, "workers", 0, "parallel ffmpeg jobs (default: number of cores)")
+	cfg.MinFree = curate.MinFreeDefault
+	fs.Var(sizeValue{&cfg.MinFree}, "min-free", "stop (serve: pause) before the database's filesystem has less than this free, e.g. 1GiB, 500MB; 0: no guard (default: 1GiB, or 5% of the filesystem if less)")
 	fs.BoolVar(&cfg.DryRun, "dry-run", false, "probe, split and count only: record video and chunk metadata, no clips")
 	fs.BoolVar(&cfg.NoUploadClips, "no-upload-clips", false, "transcode and score clips but keep no clip media")
 	fs.BoolVar(&cfg.GeneratePreviews, "generate-previews", false, "write one WebP preview per window")

@@ -8,7 +8,10 @@ import (
 	"os"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
+
+	"github.com/clipfs/clipfs/curate"
 )
 
 // Flags are the standard library's, which already accept --name, --name=v
@@ -25,7 +28,7 @@ var metavars = map[string]string{
 	"captioning-endpoint": "URL", "enhance-captions-endpoint": "URL",
 	"caption-model": "NAME", "enhance-caption-model": "NAME", "embedding-algorithm": "NAME",
 	"captioning-prompt-text": "TEXT", "enhance-captions-prompt-text": "TEXT",
-	"splitting-algorithm": "ALGO", "motion-filter": "MODE", "device": "DEVICE",
+	"splitting-algorithm": "ALGO", "motion-filter": "MODE", "device": "DEVICE", "min-free": "SIZE",
 	"aesthetic-reduction": "HOW",
 }
 
@@ -210,6 +213,25 @@ func shortReason(r string) string {
 		return "out of range"
 	}
 	return r
+}
+
+// sizeValue is a flag of a size in bytes ("1GiB", "500MB", "0").
+type sizeValue struct{ p *int64 }
+
+func (v sizeValue) String() string {
+	if v.p == nil || *v.p < 0 {
+		return ""
+	}
+	return strconv.FormatInt(*v.p, 10)
+}
+
+func (v sizeValue) Set(s string) error {
+	n, err := curate.ParseSize(s)
+	if err != nil {
+		return err
+	}
+	*v.p = n
+	return nil
 }
 
 // flagSet reports whether flag name was given on the command line.

@@ -23,6 +23,8 @@ func runImport(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.Int64Var(&lim.TargetBytes, "shard-target-bytes", lim.TargetBytes, "seal a WebDataset shard once its members reach this many bytes")
 	fs.IntVar(&lim.MaxSamples, "shard-max-samples", lim.MaxSamples, "seal a WebDataset shard once it holds this many samples")
 	fs.BoolVar(&verbose, "verbose", false, "log every chunk")
+	cfg.MinFree = curate.MinFreeDefault
+	fs.Var(sizeValue{&cfg.MinFree}, "min-free", "stop before the database's filesystem has less than this free, e.g. 1GiB, 500MB; 0: no guard (default: 1GiB, or 5% of the filesystem if less)")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -40,6 +42,9 @@ func runImport(ctx context.Context, args []string, stderr io.Writer) error {
 	cfg.Log = log
 	db, err := index.Open(dbDir, index.Options{Create: true, Logger: log})
 	if err != nil {
+		if curate.IsEnvironmental(err) {
+			return unfinishedError{err}
+		}
 		return err
 	}
 	defer db.Close()
@@ -49,6 +54,10 @@ func runImport(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stderr, "clipfs: %d videos: %d imported, %d up to date; %d chunks, %d clips, %d embeddings committed; %d files failed\n",
 		rep.Videos, rep.Imported, rep.UpToDate, rep.Chunks, rep.Clips, rep.Embeddings, len(rep.Failed))
+	if n := len(rep.Unfinished); n > 0 || errors.Is(err, curate.ErrUnfinished) {
+		fmt.Fprintf(stderr, "clipfs: %d videos left unfinished by a fault of the machine; run the import again to finish them\n", n)
+		return unfinishedError{err}
+	}
 	if errors.Is(err, curate.ErrSomeFilesFailed) {
 		return partialError{err}
 	}

@@ -9,7 +9,8 @@
 //	clipfs status|submit|pause|resume|seal --db DIR   control a running serve
 //
 // Exit status: 0 success, 1 failure, 2 bad usage, 3 some inputs failed (the
-// rest was curated), 130 interrupted.
+// rest was curated), 4 a fault of the machine left work unfinished (run
+// again), 130 interrupted.
 package main
 
 import (
@@ -29,6 +30,7 @@ const (
 	exitFailure     = 1
 	exitUsage       = 2
 	exitPartial     = 3
+	exitUnfinished  = 4
 	exitInterrupted = 130
 )
 
@@ -36,6 +38,13 @@ const (
 type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
+
+// unfinishedError marks a run that a fault of the machine (a full disk, a
+// killed tool, an endpoint down) left unfinished: running it again finishes it.
+type unfinishedError struct{ err error }
+
+func (e unfinishedError) Error() string { return e.err.Error() }
+func (e unfinishedError) Unwrap() error { return e.err }
 
 // partialError marks a run where some inputs failed and the rest succeeded.
 type partialError struct{ err error }
@@ -47,6 +56,7 @@ var commands = map[string]func(ctx context.Context, args []string, stderr io.Wri
 	"curate": runCurate,
 	"mount":  runMount,
 	"export": runExport,
+	"check":  runCheck,
 	"import": runImport,
 	"serve":  runServe,
 	"status": runStatus,
@@ -62,6 +72,7 @@ commands:
   curate --input DIR --db DIR   curate videos (probe, split, transcode, previews) into a database
   mount  --db DIR MOUNTPOINT    serve the database read-only as NeMo Curator's ClipWriterStage tree
   export --db DIR --out DIR     write the same tree to a folder
+  check --db DIR [--read-data]  verify records, blobs, shards and tree entries (--read-data: every blob's digest)
   import --from DIR --db DIR    ingest a ClipWriterStage output tree (NeMo Curator's or an export) into a database
   serve --input DIR --db DIR --mount MOUNTPOINT
                                 curate, then follow the input folder, while serving the live tree;
@@ -111,6 +122,7 @@ func run(args []string, stderr io.Writer) int {
 func exitCode(name string, err error, ctx context.Context, stderr io.Writer) int {
 	var ue usageError
 	var pe partialError
+	var fe unfinishedError
 	switch {
 	case err == nil:
 		return exitOK
@@ -122,6 +134,9 @@ func exitCode(name string, err error, ctx context.Context, stderr io.Writer) int
 	case ctx.Err() != nil && errors.Is(err, context.Canceled):
 		fmt.Fprintln(stderr, "clipfs: interrupted; committed chunks are kept, run again to resume")
 		return exitInterrupted
+	case errors.As(err, &fe):
+		fmt.Fprintf(stderr, "clipfs: %s\n", fe.err)
+		return exitUnfinished
 	case errors.As(err, &pe):
 		fmt.Fprintf(stderr, "clipfs: %s\n", pe.err)
 		return exitPartial

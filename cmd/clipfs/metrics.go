@@ -73,12 +73,13 @@ var (
 	descQueued   = prometheus.NewDesc("clipfs_queue_videos", "Videos waiting to be curated.", nil, nil)
 	descInFlight = prometheus.NewDesc("clipfs_inflight_videos", "Videos being curated.", nil, nil)
 	descSettling = prometheus.NewDesc("clipfs_settling_files", "Files seen in the input folder but still being written.", nil, nil)
-	descPaused   = prometheus.NewDesc("clipfs_paused", "1 while curation is paused.", nil, nil)
+	descPaused   = prometheus.NewDesc("clipfs_paused", "1 while curation is paused (by clipfs pause, or for a full disk).", nil, nil)
+	descWaiting  = prometheus.NewDesc("clipfs_waiting_videos", "Videos a fault of the machine left unfinished, waiting for a retry, by reason.", []string{"reason"}, nil)
 	descOpen     = prometheus.NewDesc("clipfs_open_shard_samples", "Samples in the shard being filled.", nil, nil)
 )
 
 func (c daemonCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descVideos, descClips, descBytes, descSeconds, descSealed, descQueued, descInFlight, descSettling, descPaused, descOpen} {
+	for _, d := range []*prometheus.Desc{descVideos, descClips, descBytes, descSeconds, descSealed, descQueued, descInFlight, descSettling, descPaused, descWaiting, descOpen} {
 		ch <- d
 	}
 }
@@ -97,8 +98,15 @@ func (c daemonCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descInFlight, prometheus.GaugeValue, float64(len(s.InFlight)))
 	ch <- prometheus.MustNewConstMetric(descSettling, prometheus.GaugeValue, float64(s.Settling))
 	paused := 0.0
-	if s.State == "paused" {
+	if s.State == "paused" || s.DiskFull != "" {
 		paused = 1
+	}
+	waiting := map[string]int{}
+	for _, w := range s.Waiting {
+		waiting[w.Reason]++
+	}
+	for reason, n := range waiting {
+		ch <- prometheus.MustNewConstMetric(descWaiting, prometheus.GaugeValue, float64(n), reason)
 	}
 	ch <- prometheus.MustNewConstMetric(descPaused, prometheus.GaugeValue, paused)
 	ch <- prometheus.MustNewConstMetric(descOpen, prometheus.GaugeValue, float64(s.OpenShardSamples))

@@ -241,7 +241,7 @@ func (c *Client) complete(ctx context.Context, messages []chatMessage) (string, 
 			if attempt > 1 {
 				msg = fmt.Sprintf("caption endpoint %s: gave up after %d attempts: %s", c.display, attempt, failure.reason)
 			}
-			return "", &endpointError{msg: msg, err: failure.err}
+			return "", &endpointError{msg: msg, err: failure.err, unavailable: failure.retry}
 		}
 		timer := time.NewTimer(c.delay(attempt, failure.retryAfter))
 		select {
@@ -267,13 +267,21 @@ func (c *Client) delay(attempt int, retryAfter time.Duration) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
+// ErrUnavailable is wrapped by the error of a call that failed because the
+// endpoint could not serve it (unreachable, timed out, 408, 429 or 5xx)
+// through all its retries: a fault of the service, not of the request.
+var ErrUnavailable = errors.New("caption endpoint unavailable")
+
 // endpointError is a failed call: one line, and the cause for errors.Is.
 type endpointError struct {
-	msg string
-	err error
+	msg         string
+	err         error
+	unavailable bool // the last failure was one worth retrying
 }
 
 func (e *endpointError) Error() string { return e.msg }
+
+func (e *endpointError) Is(target error) bool { return target == ErrUnavailable && e.unavailable }
 
 func (e *endpointError) Unwrap() error { return e.err }
 

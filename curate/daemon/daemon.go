@@ -66,7 +66,28 @@ type Daemon struct {
 	lastWork time.Time
 	sealedAt time.Time // last idle seal
 	publish  sync.Mutex
+	// waiting holds videos an environment failure left unfinished, until
+	// their retry; diskFull pauses taking videos until space returns.
+	waiting  map[string]*Waiting
+	diskFull string // why, while paused for space
 }
+
+// Waiting is a video left unfinished by a fault of the machine (a full
+// disk, a killed tool, an endpoint down), retried with backoff. It is not
+// a failure: nothing of the aborted chunk was committed.
+type Waiting struct {
+	Path     string    `json:"path"`
+	Reason   string    `json:"reason"`
+	Attempts int       `json:"attempts"`
+	RetryAt  time.Time `json:"retry_at"`
+}
+
+// Backoff of waiting videos: the first retry after retryFirst, doubling up
+// to retryMax.
+const (
+	retryFirst = 5 * time.Second
+	retryMax   = 5 * time.Minute
+)
 
 // Totals count what the daemon did since it started.
 type Totals struct {
@@ -109,6 +130,10 @@ type Status struct {
 	VideoSecondsPerSecond float64     `json:"video_seconds_per_second"`
 	OpenShardSamples      int         `json:"open_shard_samples"`
 	Errors                []ErrorLine `json:"errors"` // the most recent failures, oldest first
+	// Waiting are videos a fault of the machine left unfinished, retried
+	// with backoff; DiskFull says why taking videos is paused, if it is.
+	Waiting  []Waiting `json:"waiting"`
+	DiskFull string    `json:"disk_full,omitempty"`
 }
 
 type sample struct {
@@ -138,7 +163,7 @@ func New(cfg Config) (*Daemon, error) {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	d := &Daemon{cfg: cfg, cur: cfg.Curator, log: cfg.Log, started: time.Now(), wake: make(chan struct{}, 1), abandon: make(chan struct{}),
-		queued: map[string]bool{}, inflight: map[string]time.Time{}, again: map[string]bool{}}
+		queued: map[string]bool{}, inflight: map[string]time.Time{}, again: map[string]bool{}, waiting: map[string]*Waiting{}}
 	if cfg.Watch {
 		w, err := watch.New(cfg.Curator.Input(), watch.Options{Settle: cfg.Settle, OpenWrite: cfg.OpenWrite,
 			Rescan: cfg.Rescan, Match: isVideo, Log: cfg.Log})
@@ -196,6 +221,7 @@ loop:
 			}
 		case <-d.wake:
 		case <-tick.C:
+			d.retry()
 			d.idleWork(work)
 		}
 	}
@@ -233,7 +259,7 @@ loop:
 func (d *Daemon) startNext(ctx context.Context, workers *sync.WaitGroup) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.paused || d.stopping || len(d.queue) == 0 || len(d.inflight) >= d.cfg.Videos {
+	if d.paused || d.diskFull != "" || d.stopping || len(d.queue) == 0 || len(d.inflight) >= d.cfg.Videos {
 		return false
 	}
 	p := d.queue[0]
@@ -257,14 +283,19 @@ func (d *Daemon) curate(ctx context.Context, p string) {
 	delete(d.inflight, p)
 	again := d.again[p]
 	delete(d.again, p)
+	var ee *curate.EnvError
 	switch {
 	case ctx.Err() != nil:
 		// abandoned: nothing of the chunk in hand was committed
+	case errors.As(err, &ee):
+		d.waitLocked(p, ee)
 	case err != nil:
 		d.failedLocked(p, err)
 	case out.UpToDate:
+		delete(d.waiting, p)
 		d.totals.UpToDate++
 	default:
+		delete(d.waiting, p)
 		d.totals.Curated++
 		d.log.Info(fmt.Sprintf("curated %s: %d clips, %.1f s of video", sv.Rel, out.Clips, out.Seconds))
 	}
@@ -307,6 +338,59 @@ func (d *Daemon) enqueue(p string) {
 	d.poke()
 }
 
+// waitLocked books a video left unfinished by an environment failure: it
+// is retried after a backoff that doubles with each attempt, and a full
+// disk pauses taking videos until space returns (retry checks it).
+func (d *Daemon) waitLocked(p string, ee *curate.EnvError) {
+	w := d.waiting[p]
+	if w == nil {
+		w = &Waiting{Path: p}
+		d.waiting[p] = w
+	}
+	w.Attempts++
+	w.Reason = ee.Cause
+	delay := retryFirst
+	for i := 1; i < w.Attempts && delay < retryMax; i++ {
+		delay *= 2
+	}
+	w.RetryAt = time.Now().Add(min(delay, retryMax))
+	if ee.DiskFull && d.diskFull == "" {
+		d.diskFull = ee.Cause
+		d.log.Warn("pausing: " + ee.Cause + "; curation resumes when space returns")
+	}
+	d.log.Info(fmt.Sprintf("waiting: %s: %s; retry %d in %s", p, ee.Cause, w.Attempts, min(delay, retryMax)))
+}
+
+// retry queues the waiting videos whose time has come, and lifts a pause
+// for space once the database's filesystem has room again.
+func (d *Daemon) retry() {
+	d.mu.Lock()
+	full := d.diskFull != ""
+	d.mu.Unlock()
+	if full && d.cur.Room() == nil {
+		d.mu.Lock()
+		d.diskFull = ""
+		for _, w := range d.waiting { // space is back: try them now
+			w.RetryAt = time.Now()
+		}
+		d.mu.Unlock()
+		d.log.Info("resuming: the database's filesystem has room again")
+	}
+	var due []string
+	d.mu.Lock()
+	now := time.Now()
+	for p, w := range d.waiting {
+		if !w.RetryAt.After(now) && !d.queued[p] {
+			due = append(due, p)
+		}
+	}
+	d.mu.Unlock()
+	slices.Sort(due)
+	for _, p := range due {
+		d.enqueue(p)
+	}
+}
+
 // failed logs and counts a failure that curation did not (a folder that
 // cannot be read).
 func (d *Daemon) failed(p string, err error) {
@@ -331,7 +415,7 @@ func (d *Daemon) idleLocked() bool {
 	if d.watcher != nil {
 		settling = d.watcher.Pending()
 	}
-	return len(d.queue) == 0 && len(d.inflight) == 0 && settling == 0
+	return len(d.queue) == 0 && len(d.inflight) == 0 && settling == 0 // waiting videos have their own clock
 }
 
 // idleWork publishes once work runs dry: index.parquet and shard md5s
@@ -475,6 +559,11 @@ func (d *Daemon) Status() Status {
 		s.InFlight = append(s.InFlight, InFlight{Path: p, Since: since, Seconds: now.Sub(since).Seconds()})
 	}
 	slices.SortFunc(s.InFlight, func(a, b InFlight) int { return a.Since.Compare(b.Since) })
+	s.Waiting, s.DiskFull = []Waiting{}, d.diskFull
+	for _, w := range d.waiting {
+		s.Waiting = append(s.Waiting, *w)
+	}
+	slices.SortFunc(s.Waiting, func(a, b Waiting) int { return strings.Compare(a.Path, b.Path) })
 	i := 0
 	for i < len(d.recent) && now.Sub(d.recent[i].at) > rateWindow {
 		i++

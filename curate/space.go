@@ -1,0 +1,93 @@
+package curate
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/clipfs/clipfs/index"
+)
+
+// MinFreeDefault asks for the default free-space limit: 1 GiB, or 5% of the
+// database's filesystem where that is less.
+const MinFreeDefault int64 = -1
+
+// room checks the database's filesystem before work that writes to it (a
+// clip's transcode, a blob's adoption, a commit): below Config.MinFree it
+// fails with an error wrapping ErrDiskFull, which stops the run cleanly
+// before Badger or a blob write meets ENOSPC.
+func (r *runner) room() error { return checkRoom(r.db, r.cfg.MinFree) }
+
+// checkRoom fails with an error wrapping ErrDiskFull when db's filesystem
+// has less than limit free (MinFreeDefault: the default; 0: never).
+func checkRoom(db *index.DB, limit int64) error {
+	if limit == 0 {
+		return nil
+	}
+	sp, err := db.Space()
+	if err != nil {
+		return err
+	}
+	if limit < 0 {
+		limit = min(1<<30, int64(sp.Total/20))
+	}
+	if int64(sp.Free) < limit {
+		return fmt.Errorf("%w: %s free on the database's filesystem (%s), below --min-free %s",
+			ErrDiskFull, FormatSize(int64(sp.Free)), db.Dir(), FormatSize(limit))
+	}
+	return nil
+}
+
+// adopt makes a finished file a blob, once room allows it.
+func (r *runner) adopt(tmp string) (index.Blob, error) {
+	if err := r.room(); err != nil {
+		return index.Blob{}, err
+	}
+	return r.db.AdoptBlob(tmp)
+}
+
+func isDiskFull(err error) bool {
+	return errors.Is(err, ErrDiskFull) || errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
+}
+
+var sizeUnits = []struct {
+	suffix string
+	mult   int64
+}{
+	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
+	{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12},
+	{"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"T", 1 << 40}, {"B", 1},
+}
+
+// ParseSize reads a size such as "1GiB", "500MB", "64M" or "0" (bytes
+// without a unit).
+func ParseSize(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	mult := int64(1)
+	for _, u := range sizeUnits {
+		if rest, ok := strings.CutSuffix(t, u.suffix); ok {
+			t, mult = strings.TrimSpace(rest), u.mult
+			break
+		}
+	}
+	v, err := strconv.ParseFloat(t, 64)
+	if err != nil || v < 0 {
+		return 0, errors.New("not a size (e.g. 1GiB, 500MB, 0)")
+	}
+	return int64(v * float64(mult)), nil
+}
+
+// FormatSize writes n bytes in binary units ("1.5 GiB").
+func FormatSize(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}

@@ -1,0 +1,323 @@
+package index
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"os"
+	"sync"
+
+	badger "github.com/dgraph-io/badger/v4"
+)
+
+// blobDigest is what a b/ key records of its blob: the size and SHA-256 of
+// the bytes, taken when the blob was adopted. Databases from before digests
+// hold empty b/ values; their blobs have no digest.
+type blobDigest struct {
+	size int64
+	sum  [sha256.Size]byte
+}
+
+// digestSHA256 tags a b/ value holding a blobDigest: the tag byte, the
+// size as a uvarint, then the 32 bytes of the SHA-256.
+const digestSHA256 = 1
+
+func (d blobDigest) encode() []byte {
+	b := make([]byte, 0, 1+binary.MaxVarintLen64+sha256.Size)
+	b = append(b, digestSHA256)
+	b = binary.AppendUvarint(b, uint64(d.size))
+	return append(b, d.sum[:]...)
+}
+
+// decodeDigest reads a b/ value; ok is false for an empty one (no digest).
+func decodeDigest(v []byte) (d blobDigest, ok bool, err error) {
+	if len(v) == 0 {
+		return d, false, nil
+	}
+	if v[0] != digestSHA256 {
+		return d, false, fmt.Errorf("unknown digest kind %d", v[0])
+	}
+	size, n := binary.Uvarint(v[1:])
+	if n <= 0 || len(v) != 1+n+sha256.Size {
+		return d, false, errors.New("corrupt digest")
+	}
+	d.size = int64(size)
+	copy(d.sum[:], v[1+n:])
+	return d, true, nil
+}
+
+// memberDigest is a shard member's recorded digest; ok is false when it
+// has none (samples added before digests).
+func memberDigest(m ShardMember) (blobDigest, bool) {
+	d := blobDigest{size: m.Size}
+	if len(m.SHA256) != 2*sha256.Size {
+		return d, false
+	}
+	if _, err := hex.Decode(d.sum[:], []byte(m.SHA256)); err != nil {
+		return d, false
+	}
+	return d, true
+}
+
+// hashBuffers are hashFile's read buffers, reused from blob to blob.
+var hashBuffers = sync.Pool{New: func() any { return new([256 << 10]byte) }}
+
+// hashFile is the size and SHA-256 of r's bytes.
+func hashFile(r io.Reader) (blobDigest, error) {
+	h := sha256.New()
+	buf := hashBuffers.Get().(*[256 << 10]byte)
+	defer hashBuffers.Put(buf)
+	n, err := io.CopyBuffer(h, onlyReader{r}, buf[:])
+	if err != nil {
+		return blobDigest{}, err
+	}
+	d := blobDigest{size: n}
+	h.Sum(d.sum[:0])
+	return d, nil
+}
+
+// onlyReader hides an *os.File's WriteTo, so that CopyBuffer uses the
+// buffer it is given.
+type onlyReader struct{ io.Reader }
+
+// adopted holds the digests of blobs adopted by this process and not yet
+// committed: the commit that writes their b/ keys records them there.
+type adopted struct {
+	mu      sync.Mutex
+	digests map[string]blobDigest
+}
+
+func (a *adopted) add(name string, d blobDigest) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.digests == nil {
+		a.digests = map[string]blobDigest{}
+	}
+	a.digests[name] = d
+}
+
+func (a *adopted) get(name string) (blobDigest, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	d, ok := a.digests[name]
+	return d, ok
+}
+
+func (a *adopted) forget(names ...string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, n := range names {
+		delete(a.digests, n)
+	}
+}
+
+// blobRefs writes the b/ keys of one commit: with the digest of a blob this
+// process adopted, or keeping the value a key already has. Once the commit
+// succeeds, done drops the adopted digests it recorded.
+type blobRefs struct {
+	db      *DB
+	written []string
+}
+
+func (r *blobRefs) set(txn *badger.Txn, name string) error {
+	var val []byte
+	if d, ok := r.db.adopted.get(name); ok {
+		val = d.encode()
+		r.written = append(r.written, name)
+	} else if item, err := txn.Get(blobKey(name)); err == nil {
+		if val, err = item.ValueCopy(nil); err != nil {
+			return err
+		}
+	} else if !errors.Is(err, badger.ErrKeyNotFound) {
+		return err
+	}
+	return txn.Set(blobKey(name), val)
+}
+
+func (r *blobRefs) done() { r.db.adopted.forget(r.written...) }
+
+// recordedDigest is the digest in blob name's b/ key, read in txn.
+func recordedDigest(txn *badger.Txn, name string) (blobDigest, bool, error) {
+	item, err := txn.Get(blobKey(name))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return blobDigest{}, false, nil
+	} else if err != nil {
+		return blobDigest{}, false, err
+	}
+	var d blobDigest
+	var ok bool
+	err = item.Value(func(v []byte) (err error) {
+		d, ok, err = decodeDigest(v)
+		return err
+	})
+	return d, ok, err
+}
+
+// VerifyBlob checks that blob name's bytes match the digest recorded when
+// it was adopted, reading the file once per blob per process: the verdict
+// is kept in memory (the last maxVerdicts blobs). A blob without a recorded
+// digest passes. Bytes that differ give an error wrapping ErrCorrupt.
+func (db *DB) VerifyBlob(name string) error {
+	return db.verdicts.verify(name, func() (blobDigest, bool, error) {
+		var d blobDigest
+		var ok bool
+		err := db.kv.View(func(txn *badger.Txn) (err error) {
+			d, ok, err = recordedDigest(txn, name)
+			return err
+		})
+		return d, ok, err
+	}, db.BlobPath(name))
+}
+
+// verifyMember is VerifyBlob for a shard member, which carries its own
+// digest (members from before digests fall back to the b/ key).
+func (db *DB) verifyMember(m ShardMember) error {
+	if d, ok := memberDigest(m); ok {
+		return db.verdicts.verify(m.Blob, func() (blobDigest, bool, error) { return d, true, nil }, db.BlobPath(m.Blob))
+	}
+	return db.VerifyBlob(m.Blob)
+}
+
+// maxVerdicts bounds the blobs remembered as sound (about 40 bytes each, so
+// 40 MB at most): past it, the oldest are forgotten and verified again when
+// next opened. maxCorrupt bounds those remembered as corrupt.
+const (
+	maxVerdicts = 1 << 20
+	maxCorrupt  = 1 << 12
+)
+
+// verdicts remembers which blobs were verified, so that each is read once
+// per process. Concurrent first opens of a blob wait for one reading.
+type verdicts struct {
+	mu      sync.Mutex
+	sound   map[nameKey]struct{}
+	order   []nameKey // sound blobs in the order verified, a ring once full
+	next    int       // the oldest in order, once full
+	corrupt map[string]error
+	busy    map[string]*verdict // verifications in flight
+}
+
+// nameKey is the FNV-128a hash of a blob name: 16 bytes however long the
+// name, and no collision in practice.
+type nameKey [16]byte
+
+func keyOf(name string) nameKey {
+	h := fnv.New128a()
+	h.Write([]byte(name))
+	var k nameKey
+	h.Sum(k[:0])
+	return k
+}
+
+type verdict struct {
+	done chan struct{}
+	err  error
+}
+
+func (v *verdicts) verify(name string, recorded func() (blobDigest, bool, error), path string) error {
+	k := keyOf(name)
+	v.mu.Lock()
+	if _, ok := v.sound[k]; ok {
+		v.mu.Unlock()
+		return nil
+	}
+	if err, ok := v.corrupt[name]; ok {
+		v.mu.Unlock()
+		return err
+	}
+	if e, ok := v.busy[name]; ok {
+		v.mu.Unlock()
+		<-e.done
+		return e.err
+	}
+	if v.busy == nil {
+		v.sound, v.corrupt, v.busy = map[nameKey]struct{}{}, map[string]error{}, map[string]*verdict{}
+	}
+	e := &verdict{done: make(chan struct{})}
+	v.busy[name] = e
+	v.mu.Unlock()
+
+	err, final := checkDigest(name, recorded, path)
+	v.mu.Lock()
+	delete(v.busy, name)
+	switch {
+	case final && err == nil:
+		v.remember(k)
+	case final:
+		if len(v.corrupt) >= maxCorrupt {
+			clear(v.corrupt)
+		}
+		v.corrupt[name] = err
+	}
+	v.mu.Unlock()
+	e.err = err
+	close(e.done)
+	return err
+}
+
+// remember adds a sound blob, forgetting the oldest past maxVerdicts; v.mu held.
+func (v *verdicts) remember(k nameKey) {
+	if len(v.order) < maxVerdicts {
+		v.order = append(v.order, k)
+	} else {
+		delete(v.sound, v.order[v.next])
+		v.order[v.next] = k
+		v.next = (v.next + 1) % maxVerdicts
+	}
+	v.sound[k] = struct{}{}
+}
+
+// checkDigest hashes the blob at path and compares it with its recorded
+// digest. final says whether the verdict holds for good (blob bytes never
+// change), as opposed to a failure to read that may pass next time, or a
+// blob without a digest.
+func checkDigest(name string, recorded func() (blobDigest, bool, error), path string) (err error, final bool) {
+	want, ok, err := recorded()
+	if err != nil {
+		return fmt.Errorf("index: blob %s: digest: %w", name, err), false
+	}
+	if !ok { // not kept: another path to the blob (a shard member) may have one
+		return nil, false
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("index: blob %s: %w", name, err), false
+	}
+	defer f.Close()
+	got, err := hashFile(f)
+	if err != nil {
+		return fmt.Errorf("index: blob %s: %w", name, err), false
+	}
+	if why := digestDiff(got, want); why != "" {
+		return &CorruptError{Blob: name, Detail: why}, true
+	}
+	return nil, true
+}
+
+// digestDiff says how got differs from want ("" when it does not).
+func digestDiff(got, want blobDigest) string {
+	switch {
+	case got.size != want.size:
+		return fmt.Sprintf("%d bytes, digest recorded for %d", got.size, want.size)
+	case got.sum != want.sum:
+		return fmt.Sprintf("sha256 %.8x..., recorded %.8x...", got.sum, want.sum)
+	}
+	return ""
+}
+
+// CorruptError reports a blob whose bytes differ from the digest recorded
+// when it was adopted; it wraps ErrCorrupt.
+type CorruptError struct {
+	Blob   string
+	Detail string // how they differ
+}
+
+func (e *CorruptError) Error() string {
+	return "index: blob " + e.Blob + ": " + ErrCorrupt.Error() + " (" + e.Detail + ")"
+}
+
+func (e *CorruptError) Unwrap() error { return ErrCorrupt }
