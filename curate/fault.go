@@ -78,11 +78,11 @@ func environmental(err error) (cause string, diskFull, ok bool) {
 	}
 	var errno syscall.Errno
 	if errors.As(err, &errno) {
-		switch errno {
+		switch errno { // the whole message: it says where (a file, Badger's headroom)
 		case syscall.ENOSPC, syscall.EDQUOT:
-			return "disk full: " + errno.Error(), true, true
+			return "disk full: " + err.Error(), true, true
 		case syscall.EIO, syscall.EROFS, syscall.ENOMEM:
-			return errno.Error(), false, true
+			return err.Error(), false, true
 		}
 	}
 	switch {

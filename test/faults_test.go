@@ -102,37 +102,63 @@ func (d smallDisk) grow(t *testing.T, size int64) {
 // TestDiskFull: a database on a filesystem too small for it, with the
 // guard off (--min-free 0), stops with exit 4 and a line saying the disk
 // is full; after the filesystem grows, a re-run finishes and the tree
-// equals a clean run's. Three sizes put the full disk at different places:
-// Badger's headroom at open, and ffmpeg's or Badger's writes part way.
+// equals a clean run's. Three sizes put the full disk in three places:
+// Badger's headroom when the database opens, ffmpeg's write of a clip
+// larger than what is left, and Badger's headroom at a chunk's commit.
 func TestDiskFull(t *testing.T) {
-	in := noisyInput(t)
+	in := filepath.Join(t.TempDir(), "in")
+	if out, err := exec.Command("cp", "-a", noisyInput(t), in).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v %s", err, out)
+	}
+	// first in path order: one clip bigger than Badger's headroom
+	ffmpeg(t, "-f", "lavfi", "-i", "testsrc2=s=640x360:r=25:d=6,noise=alls=40:allf=t",
+		"-c:v", "libx264", "-preset", "ultrafast", "-threads", "1", filepath.Join(in, "big.mp4"))
 	cleanDB, clean := cleanRun(t, in, "--generate-previews")
 	media := dirBytes(t, filepath.Join(cleanDB, "blobs"))
-	t.Logf("a clean run stores %d bytes of blobs", media)
+	var biggest int64
+	filepath.Walk(filepath.Join(cleanDB, "blobs"), func(_ string, fi os.FileInfo, err error) error {
+		if err == nil && fi.Mode().IsRegular() {
+			biggest = max(biggest, fi.Size())
+		}
+		return nil
+	})
+	t.Logf("a clean run stores %d bytes of blobs, the largest %d", media, biggest)
 	const headroom = 8 << 20 // index.Headroom
-	for _, size := range []int64{headroom / 2, headroom + media/3, headroom + media*3/4} {
-		t.Run(strconv.FormatInt(size>>10, 10)+"KiB", func(t *testing.T) {
-			disk := newSmallDisk(t, size)
+	for _, c := range []struct {
+		size  int64
+		where string // in the line that says the disk is full
+	}{
+		{headroom / 2, "Badger needs"},                                    // at open
+		{max(headroom+1<<20, biggest*3/4), "transcode failed: disk full"}, // the big clip does not fit
+		{headroom + biggest + 1<<20, "index: commit"},                     // it fits; a later chunk's commit finds < headroom
+	} {
+		t.Run(strconv.FormatInt(c.size>>10, 10)+"KiB", func(t *testing.T) {
+			disk := newSmallDisk(t, c.size)
 			db := filepath.Join(disk.dir, "db")
 			r := mustClipfs(t, 4, "curate", "--input", in, "--db", db, "--generate-previews", "--min-free", "0", "--workers", "1")
 			lower := strings.ToLower(r.stderr)
 			if !strings.Contains(lower, "disk full") && !strings.Contains(lower, "no space left") {
 				t.Fatalf("no line saying the disk is full:\n%s", r.stderr)
 			}
+			full := ""
 			for _, line := range strings.Split(r.stderr, "\n") {
 				if strings.Contains(line, "not finished") || strings.Contains(line, "Badger needs") {
-					t.Logf("full at %d KiB: %s", size>>10, line)
+					full = line
 					break
 				}
 			}
-			if strings.Contains(r.stderr, "transcode failed") && !strings.Contains(r.stderr, "not finished") {
+			t.Logf("full at %d KiB: %s", c.size>>10, full)
+			if !strings.Contains(full, c.where) {
+				t.Errorf("the disk filled elsewhere than expected (%q):\n%s", c.where, r.stderr)
+			}
+			if strings.Contains(r.stderr, "clip not transcoded") || strings.Contains(r.stderr, "preview failed") {
 				t.Errorf("a full disk was taken for a bad clip:\n%s", r.stderr)
 			}
 			disk.grow(t, 1<<30)
-			r = mustClipfs(t, 0, "curate", "--input", in, "--db", db, "--generate-previews", "--min-free", "0")
+			mustClipfs(t, 0, "curate", "--input", in, "--db", db, "--generate-previews", "--min-free", "0")
 			sameAsClean(t, db, clean)
 			if out, err := exec.Command(binPath, "curate", "--input", in, "--db", db, "--generate-previews").CombinedOutput(); err != nil ||
-				!strings.Contains(string(out), "3 up to date") {
+				!strings.Contains(string(out), "4 up to date") {
 				t.Errorf("third run: %v %s", err, out)
 			}
 		})
