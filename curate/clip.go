@@ -44,6 +44,17 @@ func (r *runner) stepFailed(ctx context.Context, res *clipResult, step string, e
 	res.clip.Errors = appendOnce(res.clip.Errors, step)
 }
 
+// storeFailed is a blob that could not be adopted: never the clip's fault.
+func storeFailed(source string, err error) *EnvError {
+	ee := asEnvError(source, err)
+	if ee == nil {
+		ee = &EnvError{Path: source, Cause: errText(err), Err: err}
+	}
+	c := *ee
+	c.Cause = "store: " + ee.Cause
+	return &c
+}
+
 func (res *clipResult) abortWith(ee *EnvError) {
 	if res.abort == nil {
 		res.abort = ee
@@ -133,8 +144,8 @@ func (r *runner) clip(ctx context.Context, sv SourceVideo, info VideoInfo, s Spa
 	}
 	if !r.cfg.NoUploadClips && ctx.Err() == nil && res.abort == nil {
 		b, err := r.adopt(tmp)
-		if err != nil { // the store failing is never the clip's fault
-			res.abortWith(&EnvError{Path: source, Cause: "store: " + errText(err), DiskFull: isDiskFull(err), Err: err})
+		if err != nil {
+			res.abortWith(storeFailed(source, err))
 		} else {
 			res.clip.Media.Blob, res.clip.Media.NumBytes = b.Name, b.Size
 			res.blobs = append(res.blobs, b.Name)
@@ -232,7 +243,7 @@ func (r *runner) previews(ctx context.Context, clipPath string, m VideoInfo, res
 		b, err := r.adopt(dst)
 		if err != nil {
 			os.Remove(dst)
-			res.abortWith(&EnvError{Path: res.clip.Source, Cause: "store: " + errText(err), DiskFull: isDiskFull(err), Err: err})
+			res.abortWith(storeFailed(res.clip.Source, err))
 			return
 		}
 		res.clip.Previews = append(res.clip.Previews, index.Preview{Start: w.Start, End: w.End, Blob: b.Name, Size: b.Size})

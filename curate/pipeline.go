@@ -154,7 +154,7 @@ func (r *runner) curateVideo(ctx context.Context, sv SourceVideo, out *Outcome) 
 			discard(r.db, results[ci])
 			continue
 		}
-		if ee := chunkAbort(results[ci], vctx); ee != nil {
+		if ee := chunkAbort(results[ci]); ee != nil {
 			discard(r.db, results[ci])
 			firstErr = ee
 			continue
@@ -178,19 +178,13 @@ func (r *runner) curateVideo(ctx context.Context, sv SourceVideo, out *Outcome) 
 }
 
 // chunkAbort is why a chunk's clips must not be committed: the first
-// environment failure among them, or, for clips cut short because another
-// clip of the video met one, that failure (ctx's cause).
-func chunkAbort(res []clipResult, ctx context.Context) *EnvError {
+// environment failure among them. Clips cut short because another clip of
+// the video met one carry that failure too (ctx's cause, see stepFailed).
+func chunkAbort(res []clipResult) *EnvError {
 	for _, cr := range res {
-		if cr.abort == nil {
-			continue
+		if cr.abort != nil {
+			return cr.abort
 		}
-		if cr.abort.Cause == "cancelled" {
-			if ee := asEnvError(cr.abort.Path, context.Cause(ctx)); ee != nil && ee.Cause != "cancelled" {
-				return ee
-			}
-		}
-		return cr.abort
 	}
 	return nil
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/clipfs/clipfs/index"
 )
@@ -46,10 +45,6 @@ func (r *runner) adopt(tmp string) (index.Blob, error) {
 		return index.Blob{}, err
 	}
 	return r.db.AdoptBlob(tmp)
-}
-
-func isDiskFull(err error) bool {
-	return errors.Is(err, ErrDiskFull) || errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
 }
 
 var sizeUnits = []struct {

@@ -179,9 +179,7 @@ func (n *renderedNode) refresh(e index.Entry) {
 	n.mu.Lock()
 	n.e, n.data = e, nil
 	n.gen++
-	for _, c := range n.open {
-		n.stale = n.stale || c > 0
-	}
+	n.stale = n.stale || len(n.open) > 0 // Release drops generations with none open
 	n.mu.Unlock()
 }
 

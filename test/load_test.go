@@ -82,10 +82,7 @@ func TestServeUnderLoad(t *testing.T) {
 	if s, err := strconv.Atoi(os.Getenv("CLIPFS_LOAD_SECONDS")); err == nil && s > 0 {
 		seconds = s
 	}
-	root := t.TempDir()
-	input, db, mnt := filepath.Join(root, "in"), filepath.Join(root, "db"), filepath.Join(root, "mnt")
-	os.MkdirAll(input, 0o755)
-	os.MkdirAll(mnt, 0o755)
+	input, db, mnt := serveDirs(t)
 	srcs, _ := filepath.Glob(filepath.Join(videos, "*.mp4"))
 	if len(srcs) == 0 {
 		t.Fatal("no sample videos")

@@ -89,6 +89,17 @@ func serve(t *testing.T, input, db, mnt string, extra ...string) *served {
 	return s
 }
 
+// serveDirs makes an empty input folder and mountpoint, and names a
+// database folder, for serve.
+func serveDirs(t *testing.T) (input, db, mnt string) {
+	t.Helper()
+	root := t.TempDir()
+	input, db, mnt = filepath.Join(root, "in"), filepath.Join(root, "db"), filepath.Join(root, "mnt")
+	os.MkdirAll(input, 0o755)
+	os.MkdirAll(mnt, 0o755)
+	return input, db, mnt
+}
+
 // stop sends SIGTERM and checks a clean exit: status 0, nothing mounted,
 // no socket or serve.json left.
 func (s *served) stop(t *testing.T) {
@@ -237,10 +248,7 @@ func names(t *testing.T, dir string) []string {
 // sealed shard then appears and reads correctly, and status counts it all.
 func TestServeShowsNewVideosLive(t *testing.T) {
 	videos := sampleVideos(t, true)
-	root := t.TempDir()
-	input, db, mnt := filepath.Join(root, "in"), filepath.Join(root, "db"), filepath.Join(root, "mnt")
-	os.MkdirAll(input, 0o755)
-	os.MkdirAll(mnt, 0o755)
+	input, db, mnt := serveDirs(t)
 	s := serve(t, input, db, mnt)
 	if got := names(t, mnt); len(got) != 0 {
 		t.Fatalf("empty input, mount shows %v", got)
@@ -418,11 +426,8 @@ func TestServeKill9ResumesToCleanTree(t *testing.T) {
 // daemon runs.
 func TestServeControlAPI(t *testing.T) {
 	videos := sampleVideos(t, true)
-	root := t.TempDir()
-	input, db, mnt := filepath.Join(root, "in"), filepath.Join(root, "db"), filepath.Join(root, "mnt")
-	os.MkdirAll(input, 0o755)
-	os.MkdirAll(mnt, 0o755)
-	tokenFile := filepath.Join(root, "token")
+	input, db, mnt := serveDirs(t)
+	tokenFile := filepath.Join(t.TempDir(), "token")
 	os.WriteFile(tokenFile, []byte("s3cret\n"), 0o600)
 	serve(t, input, db, mnt, "--watch=false", "--token-file", tokenFile)
 
@@ -605,10 +610,7 @@ func TestServePausesForSpace(t *testing.T) {
 // open: that one reads the new bytes.
 func TestServeNoStaleBytesAfterChange(t *testing.T) {
 	videos := sampleVideos(t, true)
-	root := t.TempDir()
-	input, db, mnt := filepath.Join(root, "in"), filepath.Join(root, "db"), filepath.Join(root, "mnt")
-	os.MkdirAll(input, 0o755)
-	os.MkdirAll(mnt, 0o755)
+	input, db, mnt := serveDirs(t)
 	serve(t, input, db, mnt)
 	index := filepath.Join(mnt, "wds", "shards.json")
 	shardsIn := func(b []byte) int {
