@@ -222,9 +222,8 @@ func TestFFmpegKilled(t *testing.T) {
 						break loop
 					default:
 					}
-					out, _ := exec.Command("pgrep", "-P", strconv.Itoa(cmd.Process.Pid), "ffmpeg").Output()
-					for _, f := range strings.Fields(string(out)) {
-						if pid, err := strconv.Atoi(f); err == nil && syscall.Kill(pid, syscall.SIGKILL) == nil {
+					for _, pid := range childrenNamed(cmd.Process.Pid, "ffmpeg") {
+						if syscall.Kill(pid, syscall.SIGKILL) == nil {
 							kills, killed = kills+1, true
 							break
 						}
@@ -247,4 +246,31 @@ func TestFFmpegKilled(t *testing.T) {
 			sameAsClean(t, db, clean)
 		})
 	}
+}
+
+// childrenNamed lists the child processes of parent whose command is name,
+// from /proc (no pgrep: a minimal Debian has no procps).
+func childrenNamed(parent int, name string) []int {
+	var pids []int
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...
+		open, close := strings.IndexByte(string(b), '('), strings.LastIndexByte(string(b), ')')
+		if open < 0 || close < open {
+			continue
+		}
+		f := strings.Fields(string(b[close+1:]))
+		if len(f) > 1 && string(b[open+1:close]) == name && f[1] == strconv.Itoa(parent) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }
