@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 
+	"github.com/clipfs/clipfs/curate/media"
+	"github.com/clipfs/clipfs/curate/plan"
 	"github.com/clipfs/clipfs/index"
 )
 
@@ -19,7 +21,7 @@ const jpegQuality = 85
 // ("caption", "enhance_caption"); curation goes on. An endpoint that stays
 // unavailable through its retries aborts the clip's chunk instead
 // (stepFailed): the window is captioned by a re-run.
-func (r *runner) caption(ctx context.Context, clipPath string, m VideoInfo, res *clipResult) {
+func (r *runner) caption(ctx context.Context, clipPath string, m media.VideoInfo, res *clipResult) {
 	cp := r.cfg.Captions
 	windows := res.clip.Windows
 	if len(windows) == 0 {
@@ -28,7 +30,7 @@ func (r *runner) caption(ctx context.Context, clipPath string, m VideoInfo, res 
 	var frames []int
 	spans := make([][2]int, len(windows)) // each window's frames in the list
 	for i, w := range windows {
-		picked := EvenFrames(Window{Start: w.Start, End: w.End}, cp.Frames)
+		picked := plan.EvenFrames(plan.Window{Start: w.Start, End: w.End}, cp.Frames)
 		spans[i] = [2]int{len(frames), len(frames) + len(picked)}
 		frames = append(frames, picked...)
 	}
@@ -42,7 +44,7 @@ func (r *runner) caption(ctx context.Context, clipPath string, m VideoInfo, res 
 			break
 		}
 		var b []byte
-		b, err = EncodeJPEG(img, jpegQuality)
+		b, err = media.EncodeJPEG(img, jpegQuality)
 		jpegs = append(jpegs, b)
 	}
 	r.release()

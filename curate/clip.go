@@ -5,22 +5,26 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/clipfs/clipfs/curate/fault"
+	"github.com/clipfs/clipfs/curate/media"
 	"github.com/clipfs/clipfs/curate/motion"
+	"github.com/clipfs/clipfs/curate/plan"
 	"github.com/clipfs/clipfs/index"
 )
 
-// clipResult is a processed clip and the blobs it adopted.
+// clipResult is a processed clip and the files it staged.
 type clipResult struct {
 	clip       index.ClipRecord
-	blobs      []string
+	blobs      []StagedBlob
 	filteredBy string // filterMotion, filterAesthetic; "" when passed
 	embeddings []index.EmbeddingRecord
 	// abort is set when the clip met an environment failure or was cut
 	// short by cancellation: its chunk must not be committed.
-	abort *EnvError
+	abort *fault.EnvError
 }
 
 // stepFailed takes a failed step of the clip. An input failure is the
@@ -30,10 +34,10 @@ type clipResult struct {
 // not committed. The caller holds whatever lock guards res.
 func (r *runner) stepFailed(ctx context.Context, res *clipResult, step string, err error, msg string, args ...any) {
 	if ctx.Err() != nil {
-		res.abortWith(asEnvError(res.clip.Source, context.Cause(ctx)))
+		res.abortWith(fault.AsEnv(res.clip.Source, context.Cause(ctx)))
 		return
 	}
-	if ee := asEnvError(res.clip.Source, err); ee != nil {
+	if ee := fault.AsEnv(res.clip.Source, err); ee != nil {
 		if !strings.HasPrefix(ee.Cause, step) {
 			ee.Cause = step + ": " + ee.Cause
 		}
@@ -45,17 +49,17 @@ func (r *runner) stepFailed(ctx context.Context, res *clipResult, step string, e
 }
 
 // storeFailed is a blob that could not be adopted: never the clip's fault.
-func storeFailed(source string, err error) *EnvError {
-	ee := asEnvError(source, err)
+func storeFailed(source string, err error) *fault.EnvError {
+	ee := fault.AsEnv(source, err)
 	if ee == nil {
-		ee = &EnvError{Path: source, Cause: errText(err), Err: err}
+		ee = &fault.EnvError{Path: source, Cause: errText(err), Err: err}
 	}
 	c := *ee
 	c.Cause = "store: " + ee.Cause
 	return &c
 }
 
-func (res *clipResult) abortWith(ee *EnvError) {
+func (res *clipResult) abortWith(ee *fault.EnvError) {
 	if res.abort == nil {
 		res.abort = ee
 	}
@@ -70,13 +74,13 @@ const (
 // clip makes one clip: transcode, probe the result, score motion and
 // aesthetics (and move a clip with too little motion or beauty to
 // filtered_clips/), then for passed clips the embedding, windows, previews
-// and captions, and finally adopt the kept media as blobs.
+// and captions, and finally stage the kept media for the chunk's commit.
 // A failed step is named in the clip's errors (docs/formats.md §3) and the clip is
 // still recorded.
-func (r *runner) clip(ctx context.Context, sv SourceVideo, info VideoInfo, s Span) clipResult {
+func (r *runner) clip(ctx context.Context, sv SourceVideo, info media.VideoInfo, s plan.Span) clipResult {
 	source := sv.Path
 	c := index.ClipRecord{
-		ID: SpanUUID(source, s), Source: source, Span: [2]float64{s.Start, s.End},
+		ID: plan.SpanUUID(source, s), Source: source, Span: [2]float64{s.Start, s.End},
 		StartFrame: s.StartFrame, EndFrame: s.EndFrame,
 		WidthSource: info.Width, HeightSource: info.Height, FrameRateSource: info.FrameRate,
 		Windows: []index.Window{},
@@ -89,21 +93,25 @@ func (r *runner) clip(ctx context.Context, sv SourceVideo, info VideoInfo, s Spa
 	defer r.clipDone(sv, info, s, &res)
 	defer func() { // cut short: the chunk waits for a re-run
 		if res.abort == nil && ctx.Err() != nil {
-			res.abortWith(asEnvError(source, context.Cause(ctx)))
+			res.abortWith(fault.AsEnv(source, context.Cause(ctx)))
 		}
 	}()
-	if err := r.room(); err != nil {
-		res.abortWith(asEnvError(source, err))
+	if err := r.sink.Room(); err != nil {
+		res.abortWith(fault.AsEnv(source, err))
 		return res
 	}
-	tmp := r.db.TempPath(".mp4")
-	defer os.Remove(tmp) // gone already once adopted
+	tmp := r.sink.Stage(".mp4")
+	defer func() { // the transcode, once staged, goes with its chunk
+		if !slices.ContainsFunc(res.blobs, func(b StagedBlob) bool { return b.Path == tmp }) {
+			os.Remove(tmp)
+		}
+	}()
 	if err := r.transcode(ctx, source, s, tmp); err != nil {
 		r.stepFailed(ctx, &res, "transcode", err, "clip not transcoded", "span", s)
 		r.noMotionData(&res)
 		return res
 	}
-	m, err := ProbeMP4(tmp) // our own transcode: read its boxes, no ffprobe process
+	m, err := media.ProbeMP4(tmp) // our own transcode: read its boxes, no ffprobe process
 	if err != nil {
 		m, err = r.tools.Probe(ctx, tmp)
 	}
@@ -128,7 +136,7 @@ func (r *runner) clip(ctx context.Context, sv SourceVideo, info VideoInfo, s Spa
 		r.observe(StageEmbed, t0)
 	}
 	if !res.clip.Filtered && (r.cfg.GeneratePreviews || r.cfg.Captions != nil) {
-		for _, w := range Windows(m.NumFrames) {
+		for _, w := range plan.Windows(m.NumFrames) {
 			res.clip.Windows = append(res.clip.Windows, index.Window{Start: w.Start, End: w.End})
 		}
 		if r.cfg.GeneratePreviews {
@@ -143,18 +151,18 @@ func (r *runner) clip(ctx context.Context, sv SourceVideo, info VideoInfo, s Spa
 		}
 	}
 	if !r.cfg.NoUploadClips && ctx.Err() == nil && res.abort == nil {
-		b, err := r.adopt(tmp)
+		b, err := stage(tmp)
 		if err != nil {
 			res.abortWith(storeFailed(source, err))
 		} else {
 			res.clip.Media.Blob, res.clip.Media.NumBytes = b.Name, b.Size
-			res.blobs = append(res.blobs, b.Name)
+			res.blobs = append(res.blobs, b)
 		}
 	}
 	return res
 }
 
-func (r *runner) transcode(ctx context.Context, source string, s Span, dst string) error {
+func (r *runner) transcode(ctx context.Context, source string, s plan.Span, dst string) error {
 	if err := r.acquire(ctx); err != nil {
 		return err
 	}
@@ -181,7 +189,7 @@ func (r *runner) scoreMotion(ctx context.Context, clipPath string, res *clipResu
 	if ctx.Err() != nil {
 		return
 	}
-	if ee := asEnvError(res.clip.Source, err); ee != nil && !errors.Is(err, motion.ErrDecodeFailed) {
+	if ee := fault.AsEnv(res.clip.Source, err); ee != nil && !errors.Is(err, motion.ErrDecodeFailed) {
 		ee.Cause = "motion_decode: " + ee.Cause
 		res.abortWith(ee)
 		return
@@ -219,17 +227,17 @@ func (r *runner) setMotion(res *clipResult, score motion.Score) {
 }
 
 // previews writes one WebP preview per window of the clip.
-func (r *runner) previews(ctx context.Context, clipPath string, m VideoInfo, res *clipResult) {
+func (r *runner) previews(ctx context.Context, clipPath string, m media.VideoInfo, res *clipResult) {
 	for _, win := range res.clip.Windows {
-		w := Window{Start: win.Start, End: win.End}
-		if err := r.room(); err != nil {
-			res.abortWith(asEnvError(res.clip.Source, err))
+		w := plan.Window{Start: win.Start, End: win.End}
+		if err := r.sink.Room(); err != nil {
+			res.abortWith(fault.AsEnv(res.clip.Source, err))
 			return
 		}
-		dst := r.db.TempPath(".webp")
+		dst := r.sink.Stage(".webp")
 		err := r.acquire(ctx)
 		if err == nil {
-			err = r.tools.Preview(ctx, clipPath, m.FrameRate, w, dst)
+			err = r.tools.Preview(ctx, clipPath, m.FrameRate, w.Start, w.End, dst)
 			r.release()
 		}
 		if err != nil {
@@ -240,18 +248,18 @@ func (r *runner) previews(ctx context.Context, clipPath string, m VideoInfo, res
 			}
 			continue
 		}
-		b, err := r.adopt(dst)
+		b, err := stage(dst)
 		if err != nil {
 			os.Remove(dst)
 			res.abortWith(storeFailed(res.clip.Source, err))
 			return
 		}
 		res.clip.Previews = append(res.clip.Previews, index.Preview{Start: w.Start, End: w.End, Blob: b.Name, Size: b.Size})
-		res.blobs = append(res.blobs, b.Name)
+		res.blobs = append(res.blobs, b)
 	}
 }
 
-func (r *runner) clipDone(sv SourceVideo, info VideoInfo, s Span, res *clipResult) {
+func (r *runner) clipDone(sv SourceVideo, info media.VideoInfo, s plan.Span, res *clipResult) {
 	r.log.Debug("clip", "id", res.clip.ID, "source", res.clip.Source, "span", s, "errors", res.clip.Errors)
 	if r.cfg.Progress != nil {
 		r.cfg.Progress.clipDone(sv, s.Duration(), info.Duration)

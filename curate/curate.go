@@ -14,7 +14,11 @@ import (
 	"sync"
 
 	"github.com/clipfs/clipfs/curate/caption"
+	"github.com/clipfs/clipfs/curate/fault"
+	"github.com/clipfs/clipfs/curate/media"
 	"github.com/clipfs/clipfs/curate/motion"
+	"github.com/clipfs/clipfs/curate/plan"
+	"github.com/clipfs/clipfs/curate/publish"
 	"github.com/clipfs/clipfs/index"
 )
 
@@ -26,8 +30,8 @@ var VideoExtensions = []string{".mp4", ".mov", ".avi", ".mkv", ".webm"}
 type Config struct {
 	Input            string // root folder searched recursively
 	Splitting        Splitting
-	Stride           StrideParams // for SplitFixedStride
-	Scene            SceneParams  // for SplitScene
+	Stride           plan.StrideParams // for SplitFixedStride
+	Scene            plan.SceneParams  // for SplitScene
 	Motion           MotionMode
 	MotionThresholds motion.Thresholds
 	// Captions, if set, captions every window of every passed clip.
@@ -38,7 +42,7 @@ type Config struct {
 	Embedding *Embedding
 	Workers   int // parallel ffmpeg jobs; 0 = number of cores
 	// MinFree is the free space the database's filesystem must keep:
-	// below it curation stops (ErrDiskFull) before any write can fail.
+	// below it curation stops (fault.ErrDiskFull) before any write can fail.
 	// MinFreeDefault: 1 GiB or 5% of the filesystem if less; 0: no guard.
 	MinFree          int64
 	DryRun           bool // probe, split, count: video and chunk records only
@@ -46,10 +50,10 @@ type Config struct {
 	GeneratePreviews bool // one WebP per window
 	// Shards say when the open WebDataset shard seals (0 = defaults).
 	Shards index.ShardLimits
-	// RenderMeta renders a clip's metas JSON as shards carry it (the
-	// served tree's renderer, wired by the caller: curate does not import fs).
-	// nil leaves the .json member out.
-	RenderMeta func(index.ClipRecord) []byte
+	// Sink, if set, receives the curated chunks instead of the database
+	// (NewLocalSink over it, the default); the database is still where Run
+	// publishes.
+	Sink Sink
 	// Log receives per-video lines (Info), per-clip lines (Debug) and data
 	// problems (Warn); nil is silent.
 	Log *slog.Logger
@@ -66,8 +70,8 @@ type Splitting string
 
 // The splitting algorithms.
 const (
-	SplitFixedStride Splitting = "fixed_stride" // FixedStride, the default
-	SplitScene       Splitting = "scene"        // at shot boundaries (DetectCuts, SceneSpans)
+	SplitFixedStride Splitting = "fixed_stride" // plan.FixedStride, the default
+	SplitScene       Splitting = "scene"        // at shot boundaries (DetectCuts, plan.SceneSpans)
 )
 
 // MotionMode says what is done with motion scores (NeMo's --motion-filter).
@@ -99,8 +103,8 @@ type Report struct {
 	UpToDate int     // skipped: already curated with the same file and settings
 	Clips    int     // clips committed now
 	Seconds  float64 // seconds of video in those clips
-	Failed   []error // one per video that could not be curated (a *MediaError where the media was at fault)
-	// Unfinished has one *EnvError per video an environment failure left
+	Failed   []error // one per video that could not be curated (a *media.MediaError where the media was at fault)
+	// Unfinished has one *fault.EnvError per video an environment failure left
 	// unfinished (nothing of the chunk it hit committed): a re-run curates
 	// what is left.
 	Unfinished []error
@@ -111,20 +115,16 @@ type Report struct {
 // were curated.
 var ErrSomeFailed = errors.New("some videos could not be curated")
 
-// ErrUnfinished is returned (wrapped) when an environment failure left some
-// videos unfinished; it wins over ErrSomeFailed.
-var ErrUnfinished = errors.New("some videos were left unfinished by a fault of the machine; run again to finish them")
-
 // Run curates every video under cfg.Input into db. Videos are independent:
 // one that fails is reported in Report.Failed and the others go on. The
 // error is ctx's when cancelled (chunks in hand are not committed), wraps
 // ErrSomeFailed when some videos failed, and is nil otherwise.
-func Run(ctx context.Context, db *index.DB, tools Tools, cfg Config) (Report, error) {
+func Run(ctx context.Context, db *index.DB, tools media.Tools, cfg Config) (Report, error) {
 	if err := cfg.normalise(); err != nil {
 		return Report{}, err
 	}
 	videos, walkErrs := Discover(cfg.Input)
-	r := &runner{db: db, tools: tools, cfg: cfg, sem: make(chan struct{}, cfg.Workers), log: cfg.Log}
+	r := newRunner(db, tools, cfg)
 	r.report.Videos = len(videos)
 	for _, err := range walkErrs {
 		r.fail(err)
@@ -167,7 +167,7 @@ func Run(ctx context.Context, db *index.DB, tools Tools, cfg Config) (Report, er
 		return rep, err
 	}
 	if n := len(rep.Unfinished) + rep.NotStarted; n > 0 {
-		return rep, fmt.Errorf("%d of %d: %w", n, rep.Videos, ErrUnfinished)
+		return rep, fmt.Errorf("%d of %d: %w", n, rep.Videos, fault.ErrUnfinished)
 	}
 	if len(rep.Failed) > 0 {
 		return rep, fmt.Errorf("%d of %d: %w", len(rep.Failed), rep.Videos, ErrSomeFailed)
@@ -175,31 +175,25 @@ func Run(ctx context.Context, db *index.DB, tools Tools, cfg Config) (Report, er
 	return rep, nil
 }
 
+// newRunner prepares curation of videos into db, or cfg.Sink; cfg is
+// normalised.
+func newRunner(db *index.DB, tools media.Tools, cfg Config) *runner {
+	sink := cfg.Sink
+	if sink == nil {
+		sink = NewLocalSink(db, cfg.MinFree, cfg.Shards)
+	}
+	return &runner{sink: sink, db: db, tools: tools, cfg: cfg, sem: make(chan struct{}, cfg.Workers), log: cfg.Log}
+}
+
 // publish finishes what readers see beyond the chunks: the open shard
 // sealed (if seal), the md5 of every sealed shard filled in, and
 // index.parquet rewritten when a shard sealed, changed is set or it is
 // missing. It returns whether a shard sealed, and the failures.
 func (r *runner) publish(ctx context.Context, seal, changed bool) (bool, []error) {
-	if r.cfg.DryRun {
+	if r.cfg.DryRun || r.db == nil {
 		return false, nil
 	}
-	var errs []error
-	sealed := false
-	if seal {
-		var err error
-		if sealed, err = r.db.SealOpenShard(); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if err := FillShardMD5s(ctx, r.db); err != nil {
-		errs = append(errs, err)
-	}
-	if sealed || changed || !r.db.HasRootFile(index.ClipTableName) {
-		if err := WriteClipTable(ctx, r.db); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return sealed, errs
+	return publish.Update(ctx, r.db, seal, changed)
 }
 
 func (c *Config) normalise() error {
@@ -218,14 +212,14 @@ func (c *Config) normalise() error {
 	default:
 		return fmt.Errorf("splitting algorithm %q is not one of %s, %s", c.Splitting, SplitFixedStride, SplitScene)
 	}
-	if c.Stride == (StrideParams{}) {
-		c.Stride = DefaultStride()
+	if c.Stride == (plan.StrideParams{}) {
+		c.Stride = plan.DefaultStride()
 	}
 	if err := c.Stride.Validate(); err != nil {
 		return err
 	}
-	if c.Scene == (SceneParams{}) {
-		c.Scene = DefaultSceneParams()
+	if c.Scene == (plan.SceneParams{}) {
+		c.Scene = plan.DefaultSceneParams()
 	}
 	if err := c.Scene.Validate(); err != nil {
 		return err
@@ -306,7 +300,7 @@ func absFolder(what, path string) (string, error) {
 func (c Config) settings() string {
 	stride := c.Stride
 	if c.Splitting == SplitScene {
-		stride = DefaultStride() // not used: changing it changes nothing
+		stride = plan.DefaultStride() // not used: changing it changes nothing
 	}
 	s := fmt.Sprintf("stride=%g/%g/%g dry=%t upload=%t previews=%t",
 		stride.ClipLen, stride.Stride, stride.MinClipLen, c.DryRun, !c.NoUploadClips, c.GeneratePreviews)
@@ -352,7 +346,7 @@ func Discover(root string) ([]SourceVideo, []error) {
 	var errs []error
 	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
-			errs = append(errs, &MediaError{Path: p, Reason: "cannot read: " + errText(err), Err: err})
+			errs = append(errs, &media.MediaError{Path: p, Reason: "cannot read: " + errText(err), Err: err})
 			if d != nil && d.IsDir() {
 				return fs.SkipDir
 			}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/clipfs/clipfs/curate/media"
 	"github.com/clipfs/clipfs/index"
 )
 
@@ -21,11 +22,12 @@ type Curator struct {
 }
 
 // NewCurator checks cfg and prepares curation into db.
-func NewCurator(db *index.DB, tools Tools, cfg Config) (*Curator, error) {
+func NewCurator(db *index.DB, tools media.Tools, cfg Config) (*Curator, error) {
 	if err := cfg.normalise(); err != nil {
 		return nil, err
 	}
-	r := &runner{db: db, tools: tools, cfg: cfg, sem: make(chan struct{}, cfg.Workers), log: cfg.Log, unreported: true}
+	r := newRunner(db, tools, cfg)
+	r.unreported = true
 	return &Curator{r: r}, nil
 }
 
@@ -57,7 +59,7 @@ func (c *Curator) Source(path string) (SourceVideo, error) {
 	}
 	st, err := os.Lstat(abs)
 	if err != nil {
-		return SourceVideo{}, fileAccessError(abs, err)
+		return SourceVideo{}, media.FileError(abs, err)
 	}
 	if !st.Mode().IsRegular() { // symlinks too: they could reach files outside the input
 		return SourceVideo{}, fmt.Errorf("%s: not a regular file", abs)
@@ -66,8 +68,8 @@ func (c *Curator) Source(path string) (SourceVideo, error) {
 }
 
 // Room reports whether the database's filesystem has the free space
-// Config.MinFree asks for: nil, or an error wrapping ErrDiskFull.
-func (c *Curator) Room() error { return c.r.room() }
+// Config.MinFree asks for: nil, or an error wrapping fault.ErrDiskFull.
+func (c *Curator) Room() error { return c.r.sink.Room() }
 
 // Video curates one video: it is skipped when up to date, resumed where an
 // earlier run stopped, or curated again when the file or settings changed.

@@ -9,6 +9,8 @@ import (
 	"sync"
 
 	"github.com/clipfs/clipfs/curate/aesthetic"
+	"github.com/clipfs/clipfs/curate/media"
+	"github.com/clipfs/clipfs/curate/plan"
 	"github.com/clipfs/clipfs/curate/vit"
 	"github.com/clipfs/clipfs/index"
 )
@@ -163,7 +165,7 @@ func (q *ModelQueue) Close() {
 // embeddings from q (not normalised); no frames is an error. The clip is
 // admitted to q first, so that only a bounded number of clips hold decoded
 // frames at once.
-func (r *runner) modelFrames(ctx context.Context, q *ModelQueue, clipPath string, m VideoInfo, frames []int) ([][]float32, error) {
+func (r *runner) modelFrames(ctx context.Context, q *ModelQueue, clipPath string, m media.VideoInfo, frames []int) ([][]float32, error) {
 	if len(frames) == 0 {
 		return nil, errors.New("the clip has no frames")
 	}
@@ -183,11 +185,11 @@ func (r *runner) modelFrames(ctx context.Context, q *ModelQueue, clipPath string
 // frameImages decodes the given frames of a clip at full size and
 // preprocesses them for a model of input side size (an ffmpeg slot for the
 // decode).
-func (r *runner) frameImages(ctx context.Context, clipPath string, m VideoInfo, frames []int, size int) ([][]float32, error) {
+func (r *runner) frameImages(ctx context.Context, clipPath string, m media.VideoInfo, frames []int, size int) ([][]float32, error) {
 	if err := r.acquire(ctx); err != nil {
 		return nil, err
 	}
-	raw, w, h, err := r.tools.extractRGB(ctx, clipPath, m.Width, m.Height, frames, max(m.Width, m.Height))
+	raw, w, h, err := r.tools.ExtractRGB(ctx, clipPath, m.Width, m.Height, frames, max(m.Width, m.Height))
 	r.release()
 	if err != nil {
 		return nil, err
@@ -222,7 +224,7 @@ func oneFPS(numFrames int, fps float64) []int {
 // scoreAesthetics computes the clip's aesthetic score and filters it when
 // it is under the threshold. A clip that cannot be scored gets "aesthetic"
 // in its errors and no score, and is not filtered.
-func (r *runner) scoreAesthetics(ctx context.Context, clipPath string, m VideoInfo, res *clipResult) {
+func (r *runner) scoreAesthetics(ctx context.Context, clipPath string, m media.VideoInfo, res *clipResult) {
 	a := r.cfg.Aesthetics
 	embs, err := r.modelFrames(ctx, a.Model, clipPath, m, oneFPS(m.NumFrames, m.FrameRate))
 	if err != nil {
@@ -255,9 +257,9 @@ func (r *runner) scoreAesthetics(ctx context.Context, clipPath string, m VideoIn
 // evenly over the clip, each image embedding L2-normalised, the mean
 // normalised again. A failure leaves the clip without an embedding and
 // "embedding" in its errors.
-func (r *runner) embed(ctx context.Context, clipPath string, m VideoInfo, res *clipResult) {
+func (r *runner) embed(ctx context.Context, clipPath string, m media.VideoInfo, res *clipResult) {
 	e := r.cfg.Embedding
-	embs, err := r.modelFrames(ctx, e.Model, clipPath, m, EvenFrames(Window{Start: 0, End: m.NumFrames - 1}, e.Frames))
+	embs, err := r.modelFrames(ctx, e.Model, clipPath, m, plan.EvenFrames(plan.Window{Start: 0, End: m.NumFrames - 1}, e.Frames))
 	if err != nil {
 		r.stepFailed(ctx, res, "embedding", err, "clip has no embedding")
 		return

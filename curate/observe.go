@@ -3,6 +3,9 @@ package curate
 import (
 	"errors"
 	"time"
+
+	"github.com/clipfs/clipfs/curate/fault"
+	"github.com/clipfs/clipfs/curate/media"
 )
 
 // Observer is told how curation goes: how long each stage of a video or
@@ -43,8 +46,8 @@ func (r *runner) observeError(err error) {
 	if r.cfg.Observer == nil {
 		return
 	}
-	var me *MediaError
-	var ee *EnvError
+	var me *media.MediaError
+	var ee *fault.EnvError
 	if errors.As(err, &ee) {
 		r.cfg.Observer.Error("environment") // not the video's: it waits for a retry
 	} else if errors.As(err, &me) {

@@ -11,6 +11,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/clipfs/clipfs/curate/fault"
+	"github.com/clipfs/clipfs/curate/media"
+	"github.com/clipfs/clipfs/curate/plan"
+	"github.com/clipfs/clipfs/curate/publish"
 	"github.com/clipfs/clipfs/index"
 )
 
@@ -18,8 +22,9 @@ import (
 // (transcode, preview) takes one of cfg.Workers slots, so clips of all videos
 // and chunks share the cores and no chunk boundary leaves a slot idle.
 type runner struct {
-	db    *index.DB
-	tools Tools
+	sink  Sink
+	db    *index.DB // for publishing; nil where the index is elsewhere
+	tools media.Tools
 	cfg   Config
 	sem   chan struct{}
 	log   *slog.Logger
@@ -39,7 +44,7 @@ type runner struct {
 // Report.Unfinished, and a full disk stops the run taking new videos.
 func (r *runner) fail(err error) {
 	list := &r.report.Failed
-	if ee := asEnvError("", err); ee != nil {
+	if ee := fault.AsEnv("", err); ee != nil {
 		err, list = ee, &r.report.Unfinished
 		if ee.DiskFull {
 			r.diskFull.Store(true)
@@ -84,7 +89,7 @@ func (r *runner) video(ctx context.Context, sv SourceVideo) (Outcome, error) {
 	if r.cfg.Progress != nil {
 		r.cfg.Progress.videoDone(sv)
 	}
-	if ee := asEnvError(sv.Path, err); ee != nil && ctx.Err() == nil {
+	if ee := fault.AsEnv(sv.Path, err); ee != nil && ctx.Err() == nil {
 		err = ee // callers (the daemon) tell it from a failure with errors.As
 	}
 	if err != nil && ctx.Err() == nil {
@@ -97,10 +102,10 @@ func (r *runner) video(ctx context.Context, sv SourceVideo) (Outcome, error) {
 func (r *runner) curateVideo(ctx context.Context, sv SourceVideo, out *Outcome) error {
 	st, err := os.Stat(sv.Path)
 	if err != nil {
-		return fileAccessError(sv.Path, err)
+		return media.FileError(sv.Path, err)
 	}
 	fingerprint := fmt.Sprintf("size=%d mtime=%d %s", st.Size(), st.ModTime().UnixNano(), r.cfg.settings())
-	old, err := r.db.Video(sv.Path)
+	old, err := r.sink.Video(sv.Path)
 	if err == nil && old.Fingerprint == fingerprint && old.Complete() {
 		r.log.Debug("up to date", "video", sv.Path)
 		return errUpToDate
@@ -115,7 +120,7 @@ func (r *runner) curateVideo(ctx context.Context, sv SourceVideo, out *Outcome) 
 	if err != nil {
 		return err
 	}
-	chunks := GroupChunks(spans)
+	chunks := plan.GroupChunks(spans)
 	v := index.VideoRecord{
 		Source: sv.Path, Rel: sv.Rel, Fingerprint: fingerprint, SourceMTime: st.ModTime().Unix(),
 		Width: info.Width, Height: info.Height, FrameRate: info.FrameRate, NumFrames: info.NumFrames,
@@ -123,7 +128,7 @@ func (r *runner) curateVideo(ctx context.Context, sv SourceVideo, out *Outcome) 
 		NumTotalClips: len(spans), NumClipChunks: len(chunks), CuratedAt: index.Now(),
 	}
 	if len(chunks) == 0 {
-		return r.db.CommitVideo(v)
+		return r.sink.Commit(ctx, &ChunkResult{Video: v})
 	}
 	resume := old.Fingerprint == fingerprint
 	results := make([][]clipResult, len(chunks))
@@ -151,20 +156,20 @@ func (r *runner) curateVideo(ctx context.Context, sv SourceVideo, out *Outcome) 
 	for ci := range chunks {
 		waits[ci].Wait()
 		if results[ci] == nil || firstErr != nil || ctx.Err() != nil {
-			discard(r.db, results[ci])
+			discard(results[ci])
 			continue
 		}
 		if ee := chunkAbort(results[ci]); ee != nil {
-			discard(r.db, results[ci])
+			discard(results[ci])
 			firstErr = ee
 			continue
 		}
-		if err := r.room(); err != nil {
-			discard(r.db, results[ci])
+		if err := r.sink.Room(); err != nil {
+			discard(results[ci])
 			firstErr = err
 			continue
 		}
-		if err := r.commit(v, ci, results[ci], out); err != nil {
+		if err := r.commit(ctx, v, ci, results[ci], out); err != nil {
 			firstErr = err
 		}
 	}
@@ -180,7 +185,7 @@ func (r *runner) curateVideo(ctx context.Context, sv SourceVideo, out *Outcome) 
 // chunkAbort is why a chunk's clips must not be committed: the first
 // environment failure among them. Clips cut short because another clip of
 // the video met one carry that failure too (ctx's cause, see stepFailed).
-func chunkAbort(res []clipResult) *EnvError {
+func chunkAbort(res []clipResult) *fault.EnvError {
 	for _, cr := range res {
 		if cr.abort != nil {
 			return cr.abort
@@ -191,21 +196,21 @@ func chunkAbort(res []clipResult) *EnvError {
 
 // split cuts a video into clip spans with the configured algorithm. Scene
 // detection decodes the whole video once and takes an ffmpeg slot for it.
-func (r *runner) split(ctx context.Context, sv SourceVideo, info VideoInfo) ([]Span, error) {
+func (r *runner) split(ctx context.Context, sv SourceVideo, info media.VideoInfo) ([]plan.Span, error) {
 	if r.cfg.Splitting != SplitScene {
-		return FixedStride(info.NumFrames, info.FrameRate, r.cfg.Stride), nil
+		return plan.FixedStride(info.NumFrames, info.FrameRate, r.cfg.Stride), nil
 	}
 	if err := r.acquire(ctx); err != nil {
 		return nil, err
 	}
 	t0 := time.Now()
-	cuts, frames, err := r.tools.DetectCuts(ctx, sv.Path, info.Width, info.Height, r.cfg.Scene)
+	cuts, frames, err := r.tools.DetectCuts(ctx, sv.Path, info.Width, info.Height, r.cfg.Scene.Threshold, r.cfg.Scene.MinSceneLen)
 	r.release()
 	if err != nil {
 		return nil, err
 	}
 	r.observe(StageSplit, t0)
-	spans := SceneSpans(cuts, frames, info.FrameRate, r.cfg.Scene)
+	spans := plan.SceneSpans(cuts, frames, info.FrameRate, r.cfg.Scene)
 	r.log.Debug("scenes", "video", sv.Path, "frames", frames, "cuts", len(cuts), "clips", len(spans))
 	return spans, nil
 }
@@ -213,11 +218,11 @@ func (r *runner) split(ctx context.Context, sv SourceVideo, info VideoInfo) ([]S
 // errUpToDate is curateVideo's answer for a video that needs no work.
 var errUpToDate = errors.New("up to date")
 
-// commit turns a chunk's finished clips into one atomic index commit and
-// adds them to out.
-func (r *runner) commit(v index.VideoRecord, ci int, res []clipResult, out *Outcome) error {
-	ch := index.ChunkRecord{ID: ChunkUUID(v.Source, ci), Source: v.Source, Index: ci}
-	cc := index.ChunkCommit{Video: v}
+// commit turns a chunk's finished clips into one ChunkResult, commits it
+// through the sink and adds it to out.
+func (r *runner) commit(ctx context.Context, v index.VideoRecord, ci int, res []clipResult, out *Outcome) error {
+	ch := index.ChunkRecord{ID: plan.ChunkUUID(v.Source, ci), Source: v.Source, Index: ci}
+	cc := ChunkResult{Video: v}
 	var seconds float64
 	var bytes int64
 	for _, cr := range res {
@@ -252,18 +257,19 @@ func (r *runner) commit(v index.VideoRecord, ci int, res []clipResult, out *Outc
 		if !r.cfg.DryRun {
 			cc.Clips = append(cc.Clips, c)
 		}
+		cc.Blobs = append(cc.Blobs, cr.blobs...)
 		if !c.Filtered {
 			cc.Embeddings = append(cc.Embeddings, cr.embeddings...)
 			ch.Stats.WithEmbeddings += len(cr.embeddings)
 		}
 		if c.Stored() && !c.Filtered {
-			cc.Samples = append(cc.Samples, ShardSampleOf(c, v.SourceMTime, cr.embeddings, r.cfg.RenderMeta))
+			cc.Samples = append(cc.Samples, publish.Sample(c, v.SourceMTime, cr.embeddings))
 		}
 	}
-	cc.Chunk, cc.Limits = ch, r.cfg.Shards
+	cc.Chunk = &ch
 	t0 := time.Now()
-	if err := r.db.CommitChunk(cc); err != nil {
-		discard(r.db, res)
+	if err := r.sink.Commit(ctx, &cc); err != nil {
+		cc.Discard()
 		return err
 	}
 	r.observe(StageCommit, t0)
@@ -280,11 +286,11 @@ func (r *runner) commit(v index.VideoRecord, ci int, res []clipResult, out *Outc
 	return nil
 }
 
-// discard removes the blobs of clips that will not be committed.
-func discard(db *index.DB, res []clipResult) {
+// discard removes the staged files of clips that will not be committed.
+func discard(res []clipResult) {
 	for _, cr := range res {
 		for _, b := range cr.blobs {
-			db.DiscardBlob(b)
+			os.Remove(b.Path)
 		}
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/clipfs/clipfs/curate/fault"
 )
 
 // Progress reports a run: on a terminal, one line redrawn in place (videos,
@@ -115,7 +117,7 @@ func (p *Progress) videoDone(v SourceVideo) {
 
 func (p *Progress) failed(err error) {
 	p.mu.Lock()
-	var ee *EnvError
+	var ee *fault.EnvError
 	if errors.As(err, &ee) {
 		p.unfinished++
 	} else {

@@ -15,11 +15,6 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 )
 
-// ShardMetaJSON is a clip's metas JSON as shards carry it: clip_location is
-// relative to the tree root ("clips/<uuid>.mp4"), so that a shard's bytes do
-// not depend on where the tree is mounted or exported.
-func ShardMetaJSON(c index.ClipRecord) []byte { return pack.JSON(clipMeta(c, "")) }
-
 // Shard is one sealed shard ready to read: its tar layout over the
 // index's member content. It is immutable and safe for concurrent reads.
 type Shard struct {

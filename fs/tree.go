@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"strings"
 
+	"github.com/clipfs/clipfs/clipwriter"
 	"github.com/clipfs/clipfs/index"
 	"github.com/clipfs/clipfs/pack"
 	"github.com/google/uuid"
@@ -88,13 +89,13 @@ func (t *Tree) render(e index.Entry) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		return pack.JSON(clipMeta(c, t.out)), nil
+		return clipwriter.ClipJSON(c, t.out), nil
 	case index.KindVideoMeta:
 		v, err := t.db.Video(e.Ref)
 		if err != nil {
 			return nil, err
 		}
-		return pack.JSON(videoMeta(v)), nil
+		return clipwriter.VideoJSON(v), nil
 	case index.KindChunkMeta:
 		return t.renderChunk(e.Ref)
 	case index.KindEmbedPickle:
@@ -142,7 +143,7 @@ func (t *Tree) renderChunk(ref string) ([]byte, error) {
 		}
 		clips = append(clips, c)
 	}
-	return pack.JSON(chunkMeta(ch, clips)), nil
+	return clipwriter.ChunkJSON(ch, clips), nil
 }
 
 // renderParquet writes the chunk's embeddings of one prefix, one row per
@@ -172,4 +173,20 @@ func (t *Tree) renderParquet(ref string) ([]byte, error) {
 		rows = append(rows, pack.EmbeddingRow{ID: cid.String(), Embedding: a.Float64s()})
 	}
 	return pack.EmbeddingParquet(rows)
+}
+
+// packArray converts a stored embedding to a numpy array description; a
+// malformed vector is an error (EIO), never a panic in the mount.
+func packArray(e index.Embedding) (pack.Array, error) {
+	return pack.NewArray(e.DType, e.Shape, e.Data)
+}
+
+// splitRef splits "<prefix>/<uuid>" refs of embedding entries.
+func splitRef(ref string) (string, uuid.UUID, error) {
+	p, id, ok := strings.Cut(ref, "/")
+	if !ok {
+		return "", uuid.Nil, fmt.Errorf("bad reference %q", ref)
+	}
+	u, err := uuid.Parse(id)
+	return p, u, err
 }

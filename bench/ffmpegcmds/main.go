@@ -4,7 +4,7 @@
 //	ffmpegcmds -export DIR -out DIR [-ffmpeg ffmpeg] | xargs -d '\n' -n 1 -P W sh -c
 //
 // It reads metas/v0/*.json of an export (`clipfs export --db D --out DIR`):
-// source_video and duration_span give curate.TranscodeArgs(src, start, end,
+// source_video and duration_span give media.TranscodeArgs(src, start, end,
 // OUT/<span_uuid>.mp4), every argument shell-quoted. Where curate would retry
 // because MP4 refuses the copied audio (PCM, FLAC...), it runs ffmpeg again
 // with "-c:a aac"; the command does the same with `|| ffmpeg ... -c:a aac ...`
@@ -21,7 +21,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/clipfs/clipfs/curate"
+	"github.com/clipfs/clipfs/curate/media"
 )
 
 type meta struct {
@@ -51,7 +51,7 @@ func main() {
 		os.Exit(1)
 	}
 	for _, m := range metas {
-		args := curate.TranscodeArgs(m.SourceVideo, m.DurationSpan[0], m.DurationSpan[1],
+		args := media.TranscodeArgs(m.SourceVideo, m.DurationSpan[0], m.DurationSpan[1],
 			filepath.Join(outAbs, m.SpanUUID+".mp4"))
 		line := command(*ffmpeg, args)
 		if *fallback {

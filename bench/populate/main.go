@@ -15,7 +15,7 @@
 // clip names (the order of `clips/*`), the baseline for reads.
 //
 // -shard also adds every clip to the open WebDataset shard as curate does
-// (curate.ShardSampleOf: the mp4 blob and a json snapshot of its metas),
+// (publish.Sample: the mp4 blob and a json snapshot of its metas),
 // with limits that never seal it, and seals it at the end: all the clips
 // become the one shard wds/shard-000000.tar (-n 64 -blobs 0 -size 16777216
 // makes it just over 1 GiB). With -blobs > 0 the shared blobs would sit in
@@ -33,8 +33,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/clipfs/clipfs/curate"
-	clipfs "github.com/clipfs/clipfs/fs"
+	"github.com/clipfs/clipfs/curate/publish"
 	"github.com/clipfs/clipfs/index"
 	"github.com/google/uuid"
 )
@@ -131,7 +130,7 @@ func populate(c config) error {
 				ch.Stats.MaxClipDuration = 10
 				cc.Clips = append(cc.Clips, clip)
 				if c.shard {
-					cc.Samples = append(cc.Samples, curate.ShardSampleOf(clip, v.SourceMTime, nil, clipfs.ShardMetaJSON))
+					cc.Samples = append(cc.Samples, publish.Sample(clip, v.SourceMTime, nil))
 				}
 				names = append(names, named{clip.ID.String() + ".mp4", b.Name})
 			}

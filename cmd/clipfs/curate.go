@@ -10,8 +10,10 @@ import (
 	"os"
 
 	"github.com/clipfs/clipfs/curate"
+	"github.com/clipfs/clipfs/curate/fault"
+	"github.com/clipfs/clipfs/curate/media"
 	"github.com/clipfs/clipfs/curate/motion"
-	clipfs "github.com/clipfs/clipfs/fs"
+	"github.com/clipfs/clipfs/curate/plan"
 	"github.com/clipfs/clipfs/index"
 )
 
@@ -40,7 +42,7 @@ func runCurate(ctx context.Context, args []string, stderr io.Writer) error {
 	cfg.Progress = progress
 	db, err := index.Open(co.db, index.Options{Create: true, Logger: log})
 	if err != nil {
-		if curate.IsEnvironmental(err) {
+		if fault.Environmental(err) {
 			return unfinishedError{err}
 		}
 		return err
@@ -56,7 +58,7 @@ func runCurate(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stderr, "clipfs: %d videos: %d curated, %d up to date, %d failed%s; %d clips (%.1f s of video) committed\n",
 		rep.Videos, rep.Curated, rep.UpToDate, len(rep.Failed), unfinished, rep.Clips, rep.Seconds)
-	if errors.Is(err, curate.ErrUnfinished) {
+	if errors.Is(err, fault.ErrUnfinished) {
 		return unfinishedError{err}
 	}
 	if errors.Is(err, curate.ErrSomeFailed) {
@@ -70,19 +72,19 @@ func runCurate(ctx context.Context, args []string, stderr io.Writer) error {
 type curateOptions struct {
 	cfg       curate.Config
 	db        string
-	stride    curate.StrideParams
+	stride    plan.StrideParams
 	splitting *string
-	scene     curate.SceneParams
+	scene     plan.SceneParams
 	motion    *string
 	thr       motion.Thresholds
 	captions  *captionOptions
 	models    *modelOptions
 	lim       index.ShardLimits
-	tools     curate.Tools
+	tools     media.Tools
 }
 
 func curateFlags(fs *flag.FlagSet) *curateOptions {
-	o := &curateOptions{stride: curate.DefaultStride(), scene: curate.DefaultSceneParams(),
+	o := &curateOptions{stride: plan.DefaultStride(), scene: plan.DefaultSceneParams(),
 		thr: motion.DefaultThresholds(), lim: index.DefaultShardLimits()}
 	cfg := &o.cfg
 	fs.StringVar(&cfg.Input, "input", "", "folder of source videos, searched recursively (.mp4 .mov .avi .mkv .webm)")
@@ -107,7 +109,7 @@ func curateFlags(fs *flag.FlagSet) *curateOptions {
 	o.captions = captionFlags(fs)
 	o.models = modelFlags(fs)
 	fs.IntVar(&cfg.Workers, "workers", 0, "parallel ffmpeg jobs (default: number of cores)")
-	cfg.MinFree = curate.MinFreeDefault
+	cfg.MinFree = fault.MinFreeDefault
 	fs.Var(sizeValue{&cfg.MinFree}, "min-free", "stop (serve: pause) before the database's filesystem has less than this free, e.g. 1GiB, 500MB; 0: no guard (default: 1GiB, or 5% of the filesystem if less)")
 	fs.BoolVar(&cfg.DryRun, "dry-run", false, "probe, split and count only: record video and chunk metadata, no clips")
 	fs.BoolVar(&cfg.NoUploadClips, "no-upload-clips", false, "transcode and score clips but keep no clip media")
@@ -154,8 +156,8 @@ func (o *curateOptions) config(fs *flag.FlagSet, log *slog.Logger) (curate.Confi
 	if o.lim.TargetBytes <= 0 || o.lim.MaxSamples <= 0 {
 		return cfg, nil, usageError{"--shard-target-bytes and --shard-max-samples must be positive"}
 	}
-	cfg.Shards, cfg.RenderMeta = o.lim, clipfs.ShardMetaJSON
-	if o.tools, err = curate.DefaultTools(); err != nil {
+	cfg.Shards = o.lim
+	if o.tools, err = media.DefaultTools(); err != nil {
 		return cfg, nil, err
 	}
 	cfg.Log = log

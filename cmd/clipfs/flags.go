@@ -11,7 +11,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/clipfs/clipfs/curate"
+	"github.com/clipfs/clipfs/curate/fault"
 )
 
 // Flags are the standard library's, which already accept --name, --name=v
@@ -226,7 +226,7 @@ func (v sizeValue) String() string {
 }
 
 func (v sizeValue) Set(s string) error {
-	n, err := curate.ParseSize(s)
+	n, err := fault.ParseSize(s)
 	if err != nil {
 		return err
 	}

@@ -6,14 +6,14 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/clipfs/clipfs/curate"
-	clipfs "github.com/clipfs/clipfs/fs"
+	"github.com/clipfs/clipfs/curate/fault"
+	"github.com/clipfs/clipfs/curate/importer"
 	"github.com/clipfs/clipfs/index"
 )
 
 func runImport(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := newFlags("import", "import --from DIR --db DIR [flags]", stderr)
-	var cfg curate.ImportConfig
+	var cfg importer.ImportConfig
 	var dbDir string
 	var verbose bool
 	fs.StringVar(&cfg.From, "from", "", "a ClipWriterStage output tree: NeMo Curator's output folder, or a clipfs export")
@@ -23,7 +23,7 @@ func runImport(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.Int64Var(&lim.TargetBytes, "shard-target-bytes", lim.TargetBytes, "seal a WebDataset shard once its members reach this many bytes")
 	fs.IntVar(&lim.MaxSamples, "shard-max-samples", lim.MaxSamples, "seal a WebDataset shard once it holds this many samples")
 	fs.BoolVar(&verbose, "verbose", false, "log every chunk")
-	cfg.MinFree = curate.MinFreeDefault
+	cfg.MinFree = fault.MinFreeDefault
 	fs.Var(sizeValue{&cfg.MinFree}, "min-free", "stop before the database's filesystem has less than this free, e.g. 1GiB, 500MB; 0: no guard (default: 1GiB, or 5% of the filesystem if less)")
 	if _, err := parse(fs, args); err != nil {
 		return err
@@ -34,7 +34,7 @@ func runImport(ctx context.Context, args []string, stderr io.Writer) error {
 	if lim.TargetBytes <= 0 || lim.MaxSamples <= 0 {
 		return usageError{"--shard-target-bytes and --shard-max-samples must be positive"}
 	}
-	cfg.Shards, cfg.RenderMeta = lim, clipfs.ShardMetaJSON
+	cfg.Shards = lim
 	if err := cfg.Check(); err != nil {
 		return err // before a database is created for a wrong tree
 	}
@@ -42,23 +42,23 @@ func runImport(ctx context.Context, args []string, stderr io.Writer) error {
 	cfg.Log = log
 	db, err := index.Open(dbDir, index.Options{Create: true, Logger: log})
 	if err != nil {
-		if curate.IsEnvironmental(err) {
+		if fault.Environmental(err) {
 			return unfinishedError{err}
 		}
 		return err
 	}
 	defer db.Close()
-	rep, err := curate.Import(ctx, db, cfg)
+	rep, err := importer.Import(ctx, db, cfg)
 	if err != nil && rep.Videos == 0 && len(rep.Failed) == 0 {
 		return err // nothing ran: the tree itself is wrong
 	}
 	fmt.Fprintf(stderr, "clipfs: %d videos: %d imported, %d up to date; %d chunks, %d clips, %d embeddings committed; %d files failed\n",
 		rep.Videos, rep.Imported, rep.UpToDate, rep.Chunks, rep.Clips, rep.Embeddings, len(rep.Failed))
-	if n := len(rep.Unfinished); n > 0 || errors.Is(err, curate.ErrUnfinished) {
+	if n := len(rep.Unfinished); n > 0 || errors.Is(err, fault.ErrUnfinished) {
 		fmt.Fprintf(stderr, "clipfs: %d videos left unfinished by a fault of the machine; run the import again to finish them\n", n)
 		return unfinishedError{err}
 	}
-	if errors.Is(err, curate.ErrSomeFilesFailed) {
+	if errors.Is(err, importer.ErrSomeFilesFailed) {
 		return partialError{err}
 	}
 	return err

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/clipfs/clipfs/curate/fault"
 )
 
 // DefaultCaptionPrompt is the prompt sent with a window's frames: NeMo
@@ -269,7 +271,9 @@ func (c *Client) delay(attempt int, retryAfter time.Duration) time.Duration {
 
 // ErrUnavailable is wrapped by the error of a call that failed because the
 // endpoint could not serve it (unreachable, timed out, 408, 429 or 5xx)
-// through all its retries: a fault of the service, not of the request.
+// through all its retries: a fault of the service, not of the request. Such
+// an error also matches fault.ErrUnavailable, so curation tells it from a
+// bad clip without knowing this package.
 var ErrUnavailable = errors.New("caption endpoint unavailable")
 
 // endpointError is a failed call: one line, and the cause for errors.Is.
@@ -281,7 +285,9 @@ type endpointError struct {
 
 func (e *endpointError) Error() string { return e.msg }
 
-func (e *endpointError) Is(target error) bool { return target == ErrUnavailable && e.unavailable }
+func (e *endpointError) Is(target error) bool {
+	return (target == ErrUnavailable || target == fault.ErrUnavailable) && e.unavailable
+}
 
 func (e *endpointError) Unwrap() error { return e.err }
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/clipfs/clipfs/curate"
+	"github.com/clipfs/clipfs/curate/fault"
 	"github.com/clipfs/clipfs/curate/watch"
 	"github.com/clipfs/clipfs/index"
 )
@@ -283,7 +284,7 @@ func (d *Daemon) curate(ctx context.Context, p string) {
 	delete(d.inflight, p)
 	again := d.again[p]
 	delete(d.again, p)
-	var ee *curate.EnvError
+	var ee *fault.EnvError
 	switch {
 	case ctx.Err() != nil:
 		// abandoned: nothing of the chunk in hand was committed
@@ -341,7 +342,7 @@ func (d *Daemon) enqueue(p string) {
 // waitLocked books a video left unfinished by an environment failure: it
 // is retried after a backoff that doubles with each attempt, and a full
 // disk pauses taking videos until space returns (retry checks it).
-func (d *Daemon) waitLocked(p string, ee *curate.EnvError) {
+func (d *Daemon) waitLocked(p string, ee *fault.EnvError) {
 	w := d.waiting[p]
 	if w == nil {
 		w = &Waiting{Path: p}

@@ -1,0 +1,113 @@
+package curate
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	"github.com/clipfs/clipfs/curate/fault"
+	"github.com/clipfs/clipfs/index"
+)
+
+// Sink is where curation's results go, declared here by its one user.
+// Committing a ChunkResult is curation's only write path; the up-to-date
+// and resume checks read through Video. The index on this machine is the
+// first Sink (LocalSink); a worker on another machine ships its results to
+// the index owner instead.
+type Sink interface {
+	// Video is the stored record of the video at source, or an error
+	// wrapping index.ErrNotFound.
+	Video(source string) (index.VideoRecord, error)
+	// Stage is a fresh path, ending in ext, for a tool to write a future
+	// blob into (the file is not created).
+	Stage(ext string) string
+	// Room fails, wrapping fault.ErrDiskFull, when the space for staged
+	// files and commits is below the guard (Config.MinFree).
+	Room() error
+	// Commit makes res durable and visible as one unit: its staged files
+	// become blobs, and its records are committed. On failure nothing of
+	// res is visible; the staged files are left for the caller to discard.
+	Commit(ctx context.Context, res *ChunkResult) error
+}
+
+// LocalSink commits into the index on this machine: files are staged in
+// the database's tmp folder, on the filesystem of its blobs, so that
+// adopting one is a rename.
+type LocalSink struct {
+	db      *index.DB
+	minFree int64
+	limits  index.ShardLimits
+}
+
+// NewLocalSink commits into db, keeping minFree bytes free (as
+// Config.MinFree) and sealing shards at limits.
+func NewLocalSink(db *index.DB, minFree int64, limits index.ShardLimits) *LocalSink {
+	return &LocalSink{db: db, minFree: minFree, limits: limits}
+}
+
+func (s *LocalSink) Video(source string) (index.VideoRecord, error) { return s.db.Video(source) }
+
+func (s *LocalSink) Stage(ext string) string { return s.db.TempPath(ext) }
+
+func (s *LocalSink) Room() error {
+	sp, err := s.db.Space()
+	if err != nil {
+		return err
+	}
+	return fault.CheckRoom(sp.Free, sp.Total, s.db.Dir(), s.minFree)
+}
+
+// Commit adopts res's staged files (checking each against its size and
+// digest) and commits its records in one transaction. A failure after
+// some files were adopted removes them again; a file that cannot be
+// adopted is a fault of the machine (an *fault.EnvError), never the clip's.
+func (s *LocalSink) Commit(ctx context.Context, res *ChunkResult) error {
+	if res.Chunk == nil {
+		return s.db.CommitVideo(res.Video)
+	}
+	if err := s.Room(); err != nil {
+		return err
+	}
+	var adopted []string
+	undo := func() {
+		for _, name := range adopted {
+			s.db.DiscardBlob(name)
+		}
+	}
+	for _, sb := range res.Blobs {
+		if err := ctx.Err(); err != nil {
+			undo()
+			return err
+		}
+		b, err := s.adopt(sb)
+		if err != nil {
+			undo()
+			return storeFailed(res.Video.Source, err)
+		}
+		adopted = append(adopted, b.Name)
+	}
+	cc := index.ChunkCommit{Video: res.Video, Chunk: *res.Chunk, Clips: res.Clips,
+		Embeddings: res.Embeddings, Samples: res.Samples, Limits: s.limits}
+	if err := s.db.CommitChunk(cc); err != nil {
+		undo()
+		return err
+	}
+	return nil
+}
+
+// adopt makes one staged file a blob under its name.
+func (s *LocalSink) adopt(sb StagedBlob) (index.Blob, error) {
+	if name := s.db.TempPath(""); filepath.Dir(sb.Path) != filepath.Dir(name) || filepath.Base(sb.Path) != sb.Name {
+		return index.Blob{}, fmt.Errorf("staged blob %s: %s is not in the database's tmp folder under its name", sb.Name, sb.Path)
+	}
+	b, err := s.db.AdoptBlob(sb.Path)
+	if err != nil {
+		return b, err
+	}
+	if b.Size != sb.Size || b.SHA256 != sb.SHA256 {
+		s.db.DiscardBlob(b.Name)
+		return index.Blob{}, fmt.Errorf("staged blob %s changed after it was staged: %d bytes, sha256 %x; staged %d bytes, %x",
+			sb.Path, b.Size, b.SHA256, sb.Size, sb.SHA256)
+	}
+	return b, nil
+}
