@@ -25,25 +25,9 @@ vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l .; echo "gofmt: files above need formatting"; exit 1; }
 
 # deps fails when a package imports against the direction in docs/design.md:
-# cmd -> fs, curate -> index, pack; only index imports Badger; only fs imports
-# go-fuse; pack imports no clipfs package; nothing in the default build
-# imports gorgonia.org/cu (CUDA files carry the cuda build tag).
+# scripts/deps.sh holds the table of what each package may import.
 deps:
-	@$(GO) list -f '{{.ImportPath}} {{join .Imports " "}}' ./... | awk ' \
-	  function bad(msg) { print "deps: " $$1 " " msg; fail = 1 } \
-	  { p = $$1; sub("github.com/clipfs/clipfs/?", "", p); \
-	    for (i = 2; i <= NF; i++) { d = $$i; \
-	      if (d ~ /dgraph-io\/badger/ && p != "index") bad("imports " d " (only index may)"); \
-	      if (d ~ /hanwen\/go-fuse/ && p != "fs" && p !~ /^test/ && p !~ /^bench/) bad("imports " d " (only fs may)"); \
-	      if (d ~ /gorgonia.org\/cu/) bad("imports " d " outside the cuda build tag"); \
-	      if (p == "index" && d ~ /clipfs\/clipfs\//) bad("imports " d " (index imports no clipfs package)"); \
-	      if (p == "pack" && d ~ /clipfs\/clipfs\//) bad("imports " d " (pack imports no clipfs package)"); \
-	      if (p ~ /^curate/ && d ~ /clipfs\/clipfs\/(fs|cmd)/) bad("imports " d " (curate must not import fs)"); \
-	      if (p == "curate/watch" && d ~ /clipfs\/clipfs\//) bad("imports " d " (curate/watch imports no clipfs package)"); \
-	      if (d ~ /prometheus/ && p !~ /^cmd/) bad("imports " d " (metrics live in cmd/clipfs)"); \
-	      if (p == "fs" && d ~ /clipfs\/clipfs\/(curate|cmd)/) bad("imports " d " (fs must not import curate)"); \
-	    } } END { exit fail }'
-	@echo "deps: every import points the way docs/design.md says"
+	@GO=$(GO) bash scripts/deps.sh
 
 unit: vet deps
 	$(GO) test -race -count=1 ./index/ ./pack/ ./fs/ ./curate/

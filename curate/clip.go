@@ -29,7 +29,7 @@ type clipResult struct {
 
 // stepFailed takes a failed step of the clip. An input failure is the
 // clip's own: it is named in its errors (as NeMo does) and logged, and the
-// clip goes on. An environment failure (fault.go), or any failure once ctx
+// clip goes on. An environment failure (curate/fault), or any failure once ctx
 // is done, aborts the clip instead: nothing is recorded, and the chunk is
 // not committed. The caller holds whatever lock guards res.
 func (r *runner) stepFailed(ctx context.Context, res *clipResult, step string, err error, msg string, args ...any) {

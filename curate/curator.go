@@ -74,7 +74,7 @@ func (c *Curator) Room() error { return c.r.sink.Room() }
 // Video curates one video: it is skipped when up to date, resumed where an
 // earlier run stopped, or curated again when the file or settings changed.
 // A failure is logged (one line) and returned; chunks committed before it
-// stay. An environment failure (fault.go) is returned as an *EnvError:
+// stay. An environment failure (curate/fault) is returned as an *fault.EnvError:
 // the video is not finished, and trying it again later finishes it. Cancelling ctx abandons the chunks in hand (nothing of them is
 // committed).
 func (c *Curator) Video(ctx context.Context, sv SourceVideo) (Outcome, error) {

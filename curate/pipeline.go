@@ -40,7 +40,7 @@ type runner struct {
 }
 
 // fail reports a video (or a publish step) that did not succeed: an input
-// failure goes to Report.Failed, an environment failure (fault.go) to
+// failure goes to Report.Failed, an environment failure (curate/fault) to
 // Report.Unfinished, and a full disk stops the run taking new videos.
 func (r *runner) fail(err error) {
 	list := &r.report.Failed

@@ -40,8 +40,11 @@ type LocalSink struct {
 }
 
 // NewLocalSink commits into db, keeping minFree bytes free (as
-// Config.MinFree) and sealing shards at limits.
+// Config.MinFree) and sealing shards at limits (zero: the defaults).
 func NewLocalSink(db *index.DB, minFree int64, limits index.ShardLimits) *LocalSink {
+	if limits == (index.ShardLimits{}) {
+		limits = index.DefaultShardLimits()
+	}
 	return &LocalSink{db: db, minFree: minFree, limits: limits}
 }
 

@@ -1,9 +1,10 @@
 // Package fs serves a clipfs index as the read-only tree NeMo Curator's
 // ClipWriterStage writes (docs/formats.md §1).
 //
-// The package has two layers. Tree (tree.go, render.go) is pure: it maps a
-// folder and a name to an index entry and renders the bytes of generated
-// files (metas JSON, processed_* JSON, numpy pickles, Parquet) through pack.
+// The package has two layers. Tree (tree.go) is pure: it maps a folder and a
+// name to an index entry and renders the bytes of generated files (metas
+// JSON and processed_* JSON through clipwriter, numpy pickles and Parquet
+// through pack).
 // It knows nothing of FUSE, and export.go writes a tree to disk through it,
 // so a mount and an export hold the same bytes. The FUSE nodes (dir.go for
 // folders, the root among them; file.go and shard.go for files), mounted by
