@@ -26,7 +26,8 @@ vet:
 
 # deps fails when a package imports against the direction in docs/design.md:
 # cmd -> fs, curate -> index, pack; only index imports Badger; only fs imports
-# go-fuse; pack imports no clipfs package; nothing in the default build
+# go-fuse; pack imports no clipfs package; index's own subpackages
+# (index/blobtest) import index only; nothing in the default build
 # imports gorgonia.org/cu (CUDA files carry the cuda build tag).
 deps:
 	@$(GO) list -f '{{.ImportPath}} {{join .Imports " "}}' ./... | awk ' \
@@ -37,6 +38,7 @@ deps:
 	      if (d ~ /hanwen\/go-fuse/ && p != "fs" && p !~ /^test/ && p !~ /^bench/) bad("imports " d " (only fs may)"); \
 	      if (d ~ /gorgonia.org\/cu/) bad("imports " d " outside the cuda build tag"); \
 	      if (p == "index" && d ~ /clipfs\/clipfs\//) bad("imports " d " (index imports no clipfs package)"); \
+	      if (p ~ /^index\// && d ~ /clipfs\/clipfs\// && d != "github.com/clipfs/clipfs/index") bad("imports " d " (index/... imports index only)"); \
 	      if (p == "pack" && d ~ /clipfs\/clipfs\//) bad("imports " d " (pack imports no clipfs package)"); \
 	      if (p ~ /^curate/ && d ~ /clipfs\/clipfs\/(fs|cmd)/) bad("imports " d " (curate must not import fs)"); \
 	      if (p == "curate/watch" && d ~ /clipfs\/clipfs\//) bad("imports " d " (curate/watch imports no clipfs package)"); \
