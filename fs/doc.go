@@ -21,8 +21,11 @@
 //     and restarts.
 //   - Sizes reported by stat are exact: generated files are rendered before
 //     their size is reported, and blob sizes come from the index.
-//   - Blobs are served with FUSE passthrough when the kernel allows, else by
-//     pread through the page cache; generated files with FOPEN_KEEP_CACHE.
+//   - Blobs come from the index's blob store. Where it keeps them as local
+//     files (index.LocalBlobStore) they are served with FUSE passthrough
+//     when the kernel allows, else by pread through the page cache, and
+//     exported with copy_file_range; otherwise every read goes through the
+//     store's ReaderAt (storeHandle). Generated files use FOPEN_KEEP_CACHE.
 //
 // fs imports index, pack and go-fuse; never curate.
 package fs

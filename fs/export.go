@@ -76,7 +76,7 @@ func (x *exporter) entry(dir string, e index.Entry) error {
 	var err error
 	switch e.Kind {
 	case index.KindBlob:
-		n, err = copyFile(x.t.BlobPath(e), dst)
+		n, err = x.blob(e, dst)
 	case index.KindShard:
 		n, err = x.shard(e, dst)
 	default:
@@ -113,17 +113,33 @@ func (x *exporter) shard(e index.Entry, dst string) (int64, error) {
 	return n, err
 }
 
-func copyFile(src, dst string) (int64, error) {
-	in, err := os.Open(src)
+// blob copies a blob entry: from its local file where the index's store
+// keeps one (copy_file_range where the filesystems allow), else through the
+// store's reader.
+func (x *exporter) blob(e index.Entry, dst string) (int64, error) {
+	if p, ok := x.t.BlobLocalPath(e); ok {
+		in, err := os.Open(p)
+		if err != nil {
+			return 0, err
+		}
+		defer in.Close()
+		return writeFile(dst, in)
+	}
+	r, err := x.t.OpenBlob(x.ctx, e)
 	if err != nil {
 		return 0, err
 	}
-	defer in.Close()
+	defer r.Close()
+	return writeFile(dst, io.NewSectionReader(r, 0, r.Size()))
+}
+
+// writeFile writes what src holds to a new file dst.
+func writeFile(dst string, src io.Reader) (int64, error) {
 	out, err := os.Create(dst)
 	if err != nil {
 		return 0, err
 	}
-	n, err := io.Copy(out, in) // copy_file_range where the filesystem allows
+	n, err := io.Copy(out, src) // an *os.File: copy_file_range where the filesystem allows
 	if cerr := out.Close(); err == nil {
 		err = cerr
 	}

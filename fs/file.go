@@ -73,13 +73,13 @@ func (n *blobNode) Getattr(ctx context.Context, fh fusefs.FileHandle, out *fuse.
 
 func (n *blobNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {
 	e := n.entry()
-	f, err := os.Open(n.t.BlobPath(e))
+	h, err := n.openBlob(ctx, e)
 	if errors.Is(err, os.ErrNotExist) && n.t.live {
 		// Replaced by a commit the follower has not applied yet.
 		if fresh, lerr := n.t.Lookup(n.dir, e.Name); lerr == nil && fresh != e {
 			n.refresh(fresh)
 			e = fresh
-			f, err = os.Open(n.t.BlobPath(e))
+			h, err = n.openBlob(ctx, e)
 		}
 	}
 	if err != nil {
@@ -88,17 +88,42 @@ func (n *blobNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, u
 	// Bytes that fail their digest are never served: the first open reads
 	// the blob once to verify it, later opens reuse the verdict.
 	if err := n.t.db.VerifyBlob(e.Ref); err != nil {
-		f.Close()
+		h.Release(ctx)
 		return nil, 0, toErrno(n.t.log, childPath(n.dir, e.Name), err)
-	}
-	h := &blobHandle{f: f, t: n.t, name: e.Name}
-	if n.t.passthrough {
-		return &passthroughHandle{h}, fuse.FOPEN_KEEP_CACHE, 0
 	}
 	return h, fuse.FOPEN_KEEP_CACHE, 0
 }
 
-// blobHandle serves a blob by pread, through the page cache.
+// blobFile is an open blob as FUSE serves it.
+type blobFile interface {
+	fusefs.FileReader
+	fusefs.FileReleaser
+}
+
+// openBlob opens e's blob. Where the index's store keeps it as a local
+// file, that file: read by pread (blobHandle) or by the kernel itself
+// (passthroughHandle). Otherwise the store's reader (storeHandle).
+func (n *blobNode) openBlob(ctx context.Context, e index.Entry) (blobFile, error) {
+	p, ok := n.t.BlobLocalPath(e)
+	if !ok {
+		r, err := n.t.OpenBlob(ctx, e)
+		if err != nil {
+			return nil, err
+		}
+		return &storeHandle{r: r, t: n.t, name: e.Name}, nil
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	h := &blobHandle{f: f, t: n.t, name: e.Name}
+	if n.t.passthrough {
+		return &passthroughHandle{h}, nil
+	}
+	return h, nil
+}
+
+// blobHandle serves a blob's local file by pread, through the page cache.
 type blobHandle struct {
 	f    *os.File
 	t    *Tree
@@ -125,6 +150,29 @@ func (h *blobHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Rea
 
 func (h *blobHandle) Release(ctx context.Context) syscall.Errno {
 	h.f.Close()
+	return 0
+}
+
+// storeHandle serves a blob the index's store keeps no local file of (an
+// object store): every read is a ReadAt of the store's reader, and there is
+// no passthrough.
+type storeHandle struct {
+	r    index.BlobReader
+	t    *Tree
+	name string
+}
+
+func (h *storeHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	n, err := h.r.ReadAt(dest, off)
+	if err != nil && n < len(dest) && off+int64(n) < h.r.Size() {
+		h.t.log.Warn("short read of blob", "file", h.name, "offset", off, "err", err)
+		return nil, syscall.EIO
+	}
+	return fuse.ReadResultData(dest[:n]), 0
+}
+
+func (h *storeHandle) Release(ctx context.Context) syscall.Errno {
+	h.r.Close()
 	return 0
 }
 

@@ -21,6 +21,8 @@ var (
 	_ = (fusefs.FileReader)((*blobHandle)(nil))
 	_ = (fusefs.FilePassthroughFder)((*passthroughHandle)(nil))
 	_ = (fusefs.FileReleaser)((*blobHandle)(nil))
+	_ = (fusefs.FileReader)((*storeHandle)(nil))
+	_ = (fusefs.FileReleaser)((*storeHandle)(nil))
 
 	_ = (fusefs.NodeGetattrer)((*shardNode)(nil))
 	_ = (fusefs.NodeOpener)((*shardNode)(nil))

@@ -29,9 +29,13 @@ type fixture struct {
 	chunk index.ChunkRecord
 }
 
-func newFixture(t *testing.T, nclips int) *fixture {
+func newFixture(t *testing.T, nclips int) *fixture { return newFixtureOver(t, nclips, nil) }
+
+// newFixtureOver is newFixture with the index's blobs in store (nil: the
+// index's own folder).
+func newFixtureOver(t *testing.T, nclips int, store index.BlobStore) *fixture {
 	t.Helper()
-	db, err := index.Open(filepath.Join(t.TempDir(), "db"), index.Options{Create: true})
+	db, err := index.Open(filepath.Join(t.TempDir(), "db"), index.Options{Create: true, Blobs: store})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,6 +101,16 @@ func commitClips(t *testing.T, db *index.DB, v index.VideoRecord, ch index.Chunk
 		t.Fatal(err)
 	}
 	return cc
+}
+
+// localBlob is the local file of blob name.
+func localBlob(t *testing.T, db *index.DB, name string) string {
+	t.Helper()
+	p, ok := db.BlobLocalPath(name)
+	if !ok {
+		t.Fatalf("blob %s has no local file", name)
+	}
+	return p
 }
 
 func (f *fixture) lookup(t *testing.T, parent uint64, name string) fuse.EntryOut {
@@ -294,7 +308,7 @@ func TestBlobReadAndMissing(t *testing.T) {
 	f := newFixture(t, 3)
 	c := f.clips[1]
 	e := f.walk(t, "clips", c.ID.String()+".mp4")
-	want, _ := os.ReadFile(f.db.BlobPath(c.Media.Blob))
+	want, _ := os.ReadFile(localBlob(t, f.db, c.Media.Blob))
 	if got := f.readAll(t, e.NodeId, e.Attr.Size, 333); !bytes.Equal(got, want) {
 		t.Fatalf("blob bytes differ")
 	}
@@ -321,7 +335,7 @@ func TestCorruptBlobIsEIO(t *testing.T) {
 	raw.Init(nil)
 	f.raw = raw
 	bad, good := f.clips[0], f.clips[1]
-	p := f.db.BlobPath(bad.Media.Blob)
+	p := localBlob(t, f.db, bad.Media.Blob)
 	b, _ := os.ReadFile(p)
 	b[len(b)/2] ^= 1
 	os.WriteFile(p, b, 0o644)
@@ -337,7 +351,7 @@ func TestCorruptBlobIsEIO(t *testing.T) {
 		t.Errorf("want one warning naming %s, got:\n%s", name, logged.String())
 	}
 	g := f.walk(t, "clips", good.ID.String()+".mp4")
-	want, _ := os.ReadFile(f.db.BlobPath(good.Media.Blob))
+	want, _ := os.ReadFile(localBlob(t, f.db, good.Media.Blob))
 	if got := f.readAll(t, g.NodeId, g.Attr.Size, 4096); !bytes.Equal(got, want) {
 		t.Fatal("a sound blob was not served")
 	}

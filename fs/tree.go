@@ -1,6 +1,7 @@
 package fs
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -49,8 +50,15 @@ func (t *Tree) ReadDir(dir, after string, limit int) ([]index.Entry, error) {
 	return t.db.ReadDir(dir, after, limit)
 }
 
-// BlobPath is the file behind a blob entry.
-func (t *Tree) BlobPath(e index.Entry) string { return t.db.BlobPath(e.Ref) }
+// BlobLocalPath is the local file behind a blob entry, where the index's
+// store keeps blobs as local files; FUSE passthrough and copy_file_range
+// need one. ok false: read the blob through OpenBlob.
+func (t *Tree) BlobLocalPath(e index.Entry) (path string, ok bool) { return t.db.BlobLocalPath(e.Ref) }
+
+// OpenBlob opens the bytes behind a blob entry through the index's store.
+func (t *Tree) OpenBlob(ctx context.Context, e index.Entry) (index.BlobReader, error) {
+	return t.db.OpenBlob(ctx, e.Ref)
+}
 
 // Size is the exact byte size of a file entry. Generated files other than
 // pickles are rendered to learn it.

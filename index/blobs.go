@@ -1,9 +1,9 @@
 package index
 
 import (
+	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,7 +12,7 @@ import (
 	"github.com/google/uuid"
 )
 
-// Blob is an immutable media file inside the database.
+// Blob is an immutable media file inside the database's store.
 type Blob struct {
 	Name string
 	Size int64
@@ -28,19 +28,12 @@ func (db *DB) TempPath(ext string) string {
 	return filepath.Join(db.dir, "tmp", uuid.NewString()+ext)
 }
 
-// BlobPath is where blob name lives on disk.
-func (db *DB) BlobPath(name string) string {
-	if len(name) < 2 {
-		return filepath.Join(db.dir, "blobs", "__", name)
-	}
-	return filepath.Join(db.dir, "blobs", name[:2], name)
-}
-
 // AdoptBlob makes the finished file at tmpPath (from TempPath) a durable
-// blob: it is hashed (SHA-256, while its bytes are in the page cache) and
-// fsynced, renamed into blobs/ and its folder fsynced. The blob is
-// referenced only once a commit names it, which records its digest; until
-// then a crash loses it to the orphan sweep.
+// blob: it is hashed (SHA-256, while its bytes are in the page cache), then
+// put in the database's store under its file name, which moves it there
+// durably (BlobStore.Put). The blob is referenced only once a commit names
+// it, which records its digest; until then a crash loses it to the orphan
+// sweep.
 func (db *DB) AdoptBlob(tmpPath string) (Blob, error) {
 	if db.readOnly {
 		return Blob{}, ErrReadOnly
@@ -50,49 +43,35 @@ func (db *DB) AdoptBlob(tmpPath string) (Blob, error) {
 		return Blob{}, fmt.Errorf("index: blob %s: %w", tmpPath, err)
 	}
 	d, err := hashFile(f)
-	if err == nil {
-		err = f.Sync()
-	}
 	f.Close()
 	if err != nil {
 		return Blob{}, fmt.Errorf("index: blob %s: %w", tmpPath, err)
 	}
 	b := Blob{Name: filepath.Base(tmpPath), Size: d.size, SHA256: d.sum}
-	dst := db.BlobPath(b.Name)
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return Blob{}, fmt.Errorf("index: blob %s: %w", b.Name, err)
-	}
-	if err := os.Rename(tmpPath, dst); err != nil {
-		return Blob{}, fmt.Errorf("index: blob %s: %w", b.Name, err)
-	}
-	if err := syncDir(filepath.Dir(dst)); err != nil {
+	if err := db.blobs.Put(context.Background(), b.Name, tmpPath); err != nil {
 		return Blob{}, fmt.Errorf("index: blob %s: %w", b.Name, err)
 	}
 	db.adopted.add(b.Name, d)
 	return b, nil
 }
 
-// DiscardBlob removes an adopted blob that no commit will reference.
+// DiscardBlob removes an adopted blob that no commit will reference. A
+// removal that fails leaves an orphan to the next sweep.
 func (db *DB) DiscardBlob(name string) {
-	if name != "" {
-		db.adopted.forget(name)
-		os.Remove(db.BlobPath(name))
+	if name == "" || db.readOnly {
+		return
 	}
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
+	db.adopted.forget(name)
+	if err := db.blobs.Remove(context.Background(), name); err != nil {
+		db.log.Warn("cannot remove an unreferenced blob; the next writable open will", "blob", name, "err", err)
 	}
-	defer d.Close()
-	return d.Sync()
 }
 
 func blobKey(name string) []byte { return []byte("b/" + name) }
 
-// sweep deletes tmp/ leftovers and blob files no key references: what a
-// crash between AdoptBlob and the commit leaves behind.
+// sweep deletes tmp/ leftovers and the listed blobs no key references:
+// what a crash between AdoptBlob and the commit leaves behind. Files a
+// FolderStore does not list as blobs (strays) are left for Check to report.
 func (db *DB) sweep() error {
 	tmp := filepath.Join(db.dir, "tmp")
 	ents, _ := os.ReadDir(tmp)
@@ -100,31 +79,34 @@ func (db *DB) sweep() error {
 		os.RemoveAll(filepath.Join(tmp, e.Name()))
 	}
 	os.MkdirAll(tmp, 0o755)
+	ctx := context.Background()
 	var orphans []string
 	err := db.kv.View(func(txn *badger.Txn) error {
-		return filepath.WalkDir(filepath.Join(db.dir, "blobs"), func(p string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() {
-				return err
-			}
-			_, gerr := txn.Get(blobKey(d.Name()))
+		return db.blobs.List(ctx, func(b BlobInfo) error {
+			_, gerr := txn.Get(blobKey(b.Name))
 			if errors.Is(gerr, badger.ErrKeyNotFound) {
-				_, gerr = txn.Get(shardBlobKey(d.Name())) // held by a sealed shard
+				_, gerr = txn.Get(shardBlobKey(b.Name)) // held by a sealed shard
 			}
 			if errors.Is(gerr, badger.ErrKeyNotFound) {
-				orphans = append(orphans, p)
+				orphans = append(orphans, b.Name)
 				return nil
 			}
 			return gerr
 		})
 	})
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err != nil {
 		return fmt.Errorf("index: sweep %s: %w", db.dir, err)
 	}
-	for _, p := range orphans {
-		os.Remove(p)
+	removed := 0
+	for _, name := range orphans {
+		if err := db.blobs.Remove(ctx, name); err != nil {
+			db.log.Warn("cannot remove an unreferenced blob", "blob", name, "err", err)
+			continue
+		}
+		removed++
 	}
-	if len(orphans) > 0 {
-		db.log.Info("removed unreferenced blobs", "count", len(orphans), "db", db.dir)
+	if removed > 0 {
+		db.log.Info("removed unreferenced blobs", "count", removed, "db", db.dir)
 	}
 	return nil
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -31,8 +29,8 @@ type CheckOptions struct {
 type CheckStats struct {
 	// Records counts the records and tree entries read (v/ k/ c/ n/ S/ s/).
 	Records int
-	// Blobs counts the blobs checked: those records name and the files
-	// found under blobs/.
+	// Blobs counts the blobs checked: those records name and those the
+	// blob store lists.
 	Blobs int
 	// BlobsTotal is how many blobs there are to check, once known.
 	BlobsTotal int
@@ -55,8 +53,8 @@ type Problem struct {
 func (p Problem) String() string { return p.Subject + ": " + p.Detail }
 
 // Check verifies the database the way `restic check` does a repository:
-// every record's blob exists with its recorded size, every file under
-// blobs/ is referenced, shard samples name live members, and tree entries
+// every record's blob exists with its recorded size, every blob in the
+// store is referenced, shard samples name live members, and tree entries
 // agree with their records; with ReadData, every blob's bytes match their
 // digest. It calls report (from one goroutine, in the order found) for
 // each problem and returns the counts. The error is for a check that could
@@ -298,9 +296,9 @@ func scanJSONTxn[T any](txn *badger.Txn, prefix string, fn func(key string, v T,
 	})
 }
 
-// blobFiles checks the blob files against what the records say.
+// blobFiles checks the stored blobs against what the records say.
 func (c *checker) blobFiles() error {
-	found, err := c.walkBlobs()
+	found, err := c.listBlobs()
 	if err != nil {
 		return err
 	}
@@ -331,38 +329,23 @@ func (c *checker) blobFiles() error {
 	return c.readBlobs(reads)
 }
 
-// walkBlobs lists the files under blobs/ with their sizes, reporting any
-// that is not where its name puts it.
-func (c *checker) walkBlobs() (map[string]int64, error) {
+// listBlobs lists the store's blobs with their sizes, reporting whatever
+// else it holds (a folder store's strays: a file not where its name puts
+// it, or not a regular file).
+func (c *checker) listBlobs() (map[string]int64, error) {
 	found := map[string]int64{}
-	root := filepath.Join(c.db.dir, "blobs")
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) && p == root {
-				return nil
-			}
-			return err
-		}
-		if d.IsDir() {
-			return nil
-		}
-		rel, _ := filepath.Rel(c.db.dir, p)
-		if p != c.db.BlobPath(d.Name()) {
-			c.problem("file "+rel, "not a blob: blob %s would be at %s", d.Name(), c.db.BlobPath(d.Name()))
-			return nil
-		}
-		st, err := d.Info()
-		if err != nil {
-			return err
-		}
-		if !st.Mode().IsRegular() {
-			c.problem("file "+rel, "not a regular file (%s)", st.Mode().Type())
-			return nil
-		}
-		found[d.Name()] = st.Size()
+	blob := func(b BlobInfo) error {
+		found[b.Name] = b.Size
 		return nil
-	})
-	return found, err
+	}
+	if w, ok := c.db.blobs.(strayWalker); ok {
+		err := w.walk(c.ctx, blob, func(path, why string) error {
+			c.problem("file "+c.shortPath(path), "%s", why)
+			return nil
+		})
+		return found, err
+	}
+	return found, c.db.blobs.List(c.ctx, blob)
 }
 
 // blobRead is one blob to hash, with the digest its records give.
@@ -372,7 +355,7 @@ type blobRead struct {
 	want    blobDigest
 }
 
-// blobFile checks one blob's file against its records; it returns the blob
+// blobFile checks one stored blob against its records; it returns the blob
 // to read for ReadData when it has a digest.
 func (c *checker) blobFile(name string, b *blobUse, size int64, exists bool) (blobRead, bool) {
 	subject := "blob " + name
@@ -385,7 +368,7 @@ func (c *checker) blobFile(name string, b *blobUse, size int64, exists bool) (bl
 	}
 	switch {
 	case !exists && len(b.users) > 0:
-		c.problem(subject, "file %s is missing", c.rel(name))
+		c.problem(subject, "%s is missing", c.where(name))
 		return blobRead{}, false
 	case !exists:
 		c.problem(subject, "a %s key names it, but no record uses it and the file is missing", b.keys())
@@ -394,7 +377,7 @@ func (c *checker) blobFile(name string, b *blobUse, size int64, exists bool) (bl
 		c.problem(subject, "a %s key names it, but no record uses it", b.keys())
 		return blobRead{}, false
 	case len(b.users) == 0:
-		c.problem(subject, "file %s is referenced by no record (an orphan; the next writable open removes it)", c.rel(name))
+		c.problem(subject, "%s is referenced by no record (an orphan; the next writable open removes it)", c.where(name))
 		return blobRead{}, false
 	}
 	shardUse, sizeWrong := false, false
@@ -451,8 +434,21 @@ func (b *blobUse) keys() string {
 	return "B/"
 }
 
-func (c *checker) rel(name string) string {
-	rel, _ := filepath.Rel(c.db.dir, c.db.BlobPath(name))
+// where names blob name's place in the store for a problem line: its file
+// ("file blobs/ab/NAME") where the store keeps local files.
+func (c *checker) where(name string) string {
+	if p, ok := c.db.BlobLocalPath(name); ok {
+		return "file " + c.shortPath(p)
+	}
+	return "the stored blob"
+}
+
+// shortPath is p relative to the database folder when it lies inside it.
+func (c *checker) shortPath(p string) string {
+	rel, err := filepath.Rel(c.db.dir, p)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return p
+	}
 	return rel
 }
 
@@ -499,6 +495,9 @@ func (c *checker) readBlobs(reads []blobRead) error {
 			return c.ctx.Err()
 		}
 	}
+	if err := c.ctx.Err(); err != nil { // a read the store failed for it is no problem of the blob
+		return err
+	}
 	for i, err := range errs {
 		if err != nil {
 			c.problem(reads[i].subject, "%v", err)
@@ -509,12 +508,7 @@ func (c *checker) readBlobs(reads []blobRead) error {
 
 // readBlob hashes one blob; the error says how it differs from its digest.
 func (c *checker) readBlob(r blobRead) (int64, error) {
-	f, err := os.Open(c.db.BlobPath(r.name))
-	if err != nil {
-		return 0, fmt.Errorf("cannot read: %w", err)
-	}
-	defer f.Close()
-	got, err := hashFile(f)
+	got, err := c.db.hashBlob(c.ctx, r.name)
 	if err != nil {
 		return got.size, fmt.Errorf("cannot read: %w", err)
 	}

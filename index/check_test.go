@@ -45,7 +45,7 @@ func runCheck(t *testing.T, db *DB, readData bool) (CheckStats, []string) {
 func TestAdoptRecordsDigest(t *testing.T) {
 	db, cc := soundDB(t)
 	c := cc.Clips[0]
-	content, _ := os.ReadFile(db.BlobPath(c.Media.Blob))
+	content, _ := os.ReadFile(db.blobPath(c.Media.Blob))
 	want := sha256.Sum256(content)
 	err := db.kv.View(func(txn *badger.Txn) error {
 		d, ok, err := recordedDigest(txn, c.Media.Blob)
@@ -110,18 +110,18 @@ func TestCheckFindsDamage(t *testing.T) {
 		lines    int // 0: one
 	}{
 		{"flipped byte", true, func(t *testing.T, db *DB, cc ChunkCommit) string {
-			return flipByte(t, db.BlobPath(cc.Clips[0].Media.Blob), cc.Clips[0].Media.Blob)
+			return flipByte(t, db.blobPath(cc.Clips[0].Media.Blob), cc.Clips[0].Media.Blob)
 		}, "does not match its recorded digest", 0},
 		{"deleted blob", false, func(t *testing.T, db *DB, cc ChunkCommit) string {
-			os.Remove(db.BlobPath(cc.Clips[1].Media.Blob)) // the filtered clip: no shard holds it
+			os.Remove(db.blobPath(cc.Clips[1].Media.Blob)) // the filtered clip: no shard holds it
 			return "blob " + cc.Clips[1].Media.Blob + " (clip " + cc.Clips[1].ID.String() + ")"
 		}, "is missing", 0},
 		{"truncated blob", false, func(t *testing.T, db *DB, cc ChunkCommit) string {
-			os.Truncate(db.BlobPath(cc.Clips[1].Media.Blob), 3)
+			os.Truncate(db.blobPath(cc.Clips[1].Media.Blob), 3)
 			return "blob " + cc.Clips[1].Media.Blob + " (clip " + cc.Clips[1].ID.String() + ")"
 		}, "size 3, record says", 0},
 		{"orphan file", false, func(t *testing.T, db *DB, cc ChunkCommit) string {
-			p := db.BlobPath("0123-orphan.mp4")
+			p := db.blobPath("0123-orphan.mp4")
 			os.MkdirAll(filepath.Dir(p), 0o755)
 			os.WriteFile(p, []byte("x"), 0o644)
 			return "blob 0123-orphan.mp4"
@@ -171,11 +171,11 @@ func TestCheckShardMemberGone(t *testing.T) {
 		t.Fatalf("after re-curation: %v", problems)
 	}
 	gone := old.Clips[0].Media.Blob
-	if _, err := os.Stat(db.BlobPath(gone)); err != nil {
+	if _, err := os.Stat(db.blobPath(gone)); err != nil {
 		t.Fatalf("the sealed shard lost its blob: %v", err)
 	}
 	// The shard-only blob keeps its digest, in the member: served bytes are verified.
-	flipByte(t, db.BlobPath(gone), gone)
+	flipByte(t, db.blobPath(gone), gone)
 	if err := db.verifyMember(ShardMember{Blob: gone}); err != nil {
 		t.Fatalf("member without its digest, b/ key gone: %v", err)
 	}
@@ -193,7 +193,7 @@ func TestCheckShardMemberGone(t *testing.T) {
 	if _, err := content.ReadMember(member, make([]byte, 1), 0); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("reading a corrupt member: %v, want ErrCorrupt", err)
 	}
-	os.Remove(db.BlobPath(gone))
+	os.Remove(db.blobPath(gone))
 	_, problems := runCheck(t, db, false)
 	if len(problems) != 1 || !strings.Contains(problems[0], "blob "+gone+" (wds/shard-000000.tar member ") || !strings.Contains(problems[0], "missing") {
 		t.Fatalf("want the shard member named, got:\n%s", strings.Join(problems, "\n"))
@@ -237,12 +237,12 @@ func TestVerifyBlob(t *testing.T) {
 	if err := db.VerifyBlob(name); err != nil {
 		t.Fatal(err)
 	}
-	flipByte(t, db.BlobPath(name), name)
+	flipByte(t, db.blobPath(name), name)
 	if err := db.VerifyBlob(name); err != nil {
 		t.Fatalf("verdict not kept: %v", err)
 	}
 	other := cc.Clips[1].Media.Blob
-	flipByte(t, db.BlobPath(other), other)
+	flipByte(t, db.blobPath(other), other)
 	var ce *CorruptError
 	if err := db.VerifyBlob(other); !errors.As(err, &ce) || ce.Blob != other || !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("corrupt blob: %v", err)

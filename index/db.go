@@ -22,6 +22,10 @@ type Options struct {
 	ReadOnly bool
 	// Logger receives Badger's warnings and the orphan sweep's report; nil is silent.
 	Logger *slog.Logger
+	// Blobs is where the media blobs live; nil is the database's own
+	// folder, NewFolderStore(DIR/blobs). Open sweeps it of blobs no key
+	// references (unless ReadOnly), so a store holds one database's blobs.
+	Blobs BlobStore
 }
 
 // DB is an open clipfs database.
@@ -30,6 +34,7 @@ type DB struct {
 	kv       *badger.DB
 	log      *slog.Logger
 	readOnly bool
+	blobs    BlobStore
 	writeMu  sync.Mutex // one writer at a time: commits read-modify-write the video record
 	adopted  adopted    // digests of adopted blobs not yet committed
 	verdicts verdicts   // blobs verified against their digests (VerifyBlob)
@@ -75,7 +80,11 @@ func Open(dir string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, translateOpenError(abs, err)
 	}
-	db := &DB{dir: abs, kv: kv, log: log, readOnly: opts.ReadOnly}
+	blobs := opts.Blobs
+	if blobs == nil {
+		blobs = NewFolderStore(filepath.Join(abs, "blobs"))
+	}
+	db := &DB{dir: abs, kv: kv, log: log, readOnly: opts.ReadOnly, blobs: blobs}
 	if !opts.ReadOnly {
 		if err := db.sweep(); err != nil {
 			kv.Close()

@@ -1,6 +1,7 @@
 package index
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -8,7 +9,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
-	"os"
 	"sync"
 
 	badger "github.com/dgraph-io/badger/v4"
@@ -66,7 +66,8 @@ func memberDigest(m ShardMember) (blobDigest, bool) {
 // hashBuffers are hashFile's read buffers, reused from blob to blob.
 var hashBuffers = sync.Pool{New: func() any { return new([256 << 10]byte) }}
 
-// hashFile is the size and SHA-256 of r's bytes.
+// hashFile is the size and SHA-256 of r's bytes (a tmp file, or a blob
+// through an io.SectionReader).
 func hashFile(r io.Reader) (blobDigest, error) {
 	h := sha256.New()
 	buf := hashBuffers.Get().(*[256 << 10]byte)
@@ -158,9 +159,9 @@ func recordedDigest(txn *badger.Txn, name string) (blobDigest, bool, error) {
 }
 
 // VerifyBlob checks that blob name's bytes match the digest recorded when
-// it was adopted, reading the file once per blob per process: the verdict
-// is kept in memory (the last maxVerdicts blobs). A blob without a recorded
-// digest passes. Bytes that differ give an error wrapping ErrCorrupt.
+// it was adopted, reading the blob once per process: the verdict is kept
+// in memory (the last maxVerdicts blobs). A blob without a recorded digest
+// passes. Bytes that differ give an error wrapping ErrCorrupt.
 func (db *DB) VerifyBlob(name string) error {
 	return db.verdicts.verify(name, func() (blobDigest, bool, error) {
 		var d blobDigest
@@ -170,16 +171,21 @@ func (db *DB) VerifyBlob(name string) error {
 			return err
 		})
 		return d, ok, err
-	}, db.BlobPath(name))
+	}, db.hasher(name))
 }
 
 // verifyMember is VerifyBlob for a shard member, which carries its own
 // digest (members from before digests fall back to the b/ key).
 func (db *DB) verifyMember(m ShardMember) error {
 	if d, ok := memberDigest(m); ok {
-		return db.verdicts.verify(m.Blob, func() (blobDigest, bool, error) { return d, true, nil }, db.BlobPath(m.Blob))
+		return db.verdicts.verify(m.Blob, func() (blobDigest, bool, error) { return d, true, nil }, db.hasher(m.Blob))
 	}
 	return db.VerifyBlob(m.Blob)
+}
+
+// hasher hashes blob name from the store when called.
+func (db *DB) hasher(name string) func() (blobDigest, error) {
+	return func() (blobDigest, error) { return db.hashBlob(context.Background(), name) }
 }
 
 // maxVerdicts bounds the blobs remembered as sound (about 40 bytes each, so
@@ -218,7 +224,7 @@ type verdict struct {
 	err  error
 }
 
-func (v *verdicts) verify(name string, recorded func() (blobDigest, bool, error), path string) error {
+func (v *verdicts) verify(name string, recorded func() (blobDigest, bool, error), hash func() (blobDigest, error)) error {
 	k := keyOf(name)
 	v.mu.Lock()
 	if _, ok := v.sound[k]; ok {
@@ -241,7 +247,7 @@ func (v *verdicts) verify(name string, recorded func() (blobDigest, bool, error)
 	v.busy[name] = e
 	v.mu.Unlock()
 
-	err, final := checkDigest(name, recorded, path)
+	err, final := checkDigest(name, recorded, hash)
 	v.mu.Lock()
 	delete(v.busy, name)
 	switch {
@@ -271,11 +277,11 @@ func (v *verdicts) remember(k nameKey) {
 	v.sound[k] = struct{}{}
 }
 
-// checkDigest hashes the blob at path and compares it with its recorded
-// digest. final says whether the verdict holds for good (blob bytes never
-// change), as opposed to a failure to read that may pass next time, or a
-// blob without a digest.
-func checkDigest(name string, recorded func() (blobDigest, bool, error), path string) (err error, final bool) {
+// checkDigest hashes the blob and compares it with its recorded digest.
+// final says whether the verdict holds for good (blob bytes never change),
+// as opposed to a failure to read that may pass next time, or a blob
+// without a digest.
+func checkDigest(name string, recorded func() (blobDigest, bool, error), hash func() (blobDigest, error)) (err error, final bool) {
 	want, ok, err := recorded()
 	if err != nil {
 		return fmt.Errorf("index: blob %s: digest: %w", name, err), false
@@ -283,12 +289,7 @@ func checkDigest(name string, recorded func() (blobDigest, bool, error), path st
 	if !ok { // not kept: another path to the blob (a shard member) may have one
 		return nil, false
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("index: blob %s: %w", name, err), false
-	}
-	defer f.Close()
-	got, err := hashFile(f)
+	got, err := hash()
 	if err != nil {
 		return fmt.Errorf("index: blob %s: %w", name, err), false
 	}

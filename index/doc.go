@@ -1,12 +1,25 @@
 // Package index is clipfs's single source of truth: an embedded Badger
-// database holding every curated record, plus a folder of immutable media
-// blobs. It is the only package that imports Badger.
+// database holding every curated record, plus a store of immutable media
+// blobs. It is the only package that imports Badger, and it imports no
+// clipfs package.
 //
 // # Layout on disk
 //
 //	DB/badger/          the Badger key-value store
-//	DB/blobs/xx/NAME    immutable media files (clip .mp4, preview .webp)
+//	DB/blobs/xx/NAME    immutable media files (clip .mp4, preview .webp), the default blob store
 //	DB/tmp/             files being written; swept on open
+//
+// # Blob store
+//
+// Blobs are reached only through a BlobStore (blobstore.go): Put a finished
+// local file under its name, Open it as a sized io.ReaderAt, Remove, List.
+// FolderStore (DB/blobs/xx/NAME) is the default; Options.Blobs passes
+// another. Staging stays local: TempPath is under DB/tmp, and AdoptBlob
+// hashes the file there before putting it. A store whose blobs are local
+// files says so through the optional LocalBlobStore (DB.BlobLocalPath),
+// which FUSE passthrough needs; every other caller reads through
+// DB.OpenBlob. Every store runs the conformance test in index/blobtest,
+// the one package under index, which imports index only.
 //
 // # Key layout
 //
@@ -34,11 +47,12 @@
 //
 //   - A chunk's clips, embeddings, tree entries, chunk record and video record
 //     become visible in one Badger transaction, after their blobs are durable
-//     (written to tmp/, fsynced, renamed, directory fsynced). A crash leaves
-//     the whole chunk or nothing; blobs no key references are deleted on open.
+//     (written to tmp/, put in the store: for FolderStore fsynced, renamed,
+//     directory fsynced). A crash leaves the whole chunk or nothing; blobs no
+//     key references are removed from the store on a writable open.
 //   - Committing a chunk of a video whose fingerprint changed first deletes
 //     every key the video's earlier chunks wrote (their manifests), in the same
-//     transaction; replaced blob files are removed after the commit.
+//     transaction; replaced blobs are removed from the store after the commit.
 //   - Passed clips join the open shard in their chunk's transaction; it seals
 //     at ShardLimits or SealOpenShard. A sealed shard's samples and blobs are
 //     never deleted: replacing a video removes only its unsealed samples.

@@ -1,6 +1,7 @@
 package index
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -19,27 +20,30 @@ func openFDs(t *testing.T) int {
 
 func TestFileCacheBoundsOpenFilesAndServesConcurrentReaders(t *testing.T) {
 	dir := t.TempDir()
-	var paths []string
+	store := NewFolderStore(dir)
+	var names []string
 	for i := range 20 {
-		p := filepath.Join(dir, fmt.Sprint(i))
+		name := fmt.Sprintf("blob-%02d", i)
+		p, _ := store.LocalPath(name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
 		os.WriteFile(p, []byte(fmt.Sprintf("file %02d", i)), 0o644)
-		paths = append(paths, p)
+		names = append(names, name)
 	}
 	before := openFDs(t)
-	c := newFileCache(4)
+	c := newFileCache(4, func(name string) (BlobReader, error) { return store.Open(context.Background(), name) })
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
 	for r := range 8 {
 		wg.Go(func() {
 			for k := range 200 {
-				i := (r*7 + k) % len(paths)
-				cf, err := c.get(paths[i])
+				i := (r*7 + k) % len(names)
+				cf, err := c.get(names[i])
 				if err != nil {
 					errs <- err
 					return
 				}
 				buf := make([]byte, 7)
-				if _, err := cf.f.ReadAt(buf, 0); err != nil || string(buf) != fmt.Sprintf("file %02d", i) {
+				if _, err := cf.r.ReadAt(buf, 0); err != nil || string(buf) != fmt.Sprintf("file %02d", i) {
 					errs <- fmt.Errorf("read %d: %q %v", i, buf, err)
 				}
 				c.put(cf)

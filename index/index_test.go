@@ -99,7 +99,7 @@ func TestCommitMakesTree(t *testing.T) {
 	if err != nil || e.Kind != KindBlob || e.Size != cc.Clips[0].Media.NumBytes {
 		t.Fatalf("lookup clip: %+v %v", e, err)
 	}
-	got, err := os.ReadFile(db.BlobPath(e.Ref))
+	got, err := os.ReadFile(db.blobPath(e.Ref))
 	if err != nil || string(got) != "fp1-"+cc.Clips[0].ID.String() {
 		t.Fatalf("blob = %q, %v", got, err)
 	}
@@ -116,7 +116,7 @@ func TestReplaceOnNewFingerprint(t *testing.T) {
 	db := openTemp(t)
 	old := testCommit(t, db, "/in/v.mp4", "fp1", 0, 3)
 	testCommit(t, db, "/in/v.mp4", "fp1", 1, 3)
-	oldBlob := db.BlobPath(old.Clips[0].Media.Blob)
+	oldBlob := db.blobPath(old.Clips[0].Media.Blob)
 	testCommit(t, db, "/in/v.mp4", "fp2", 0, 2)
 	if _, err := os.Stat(oldBlob); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("old blob still on disk: %v", err)
@@ -167,10 +167,10 @@ func TestSweepRemovesOrphans(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if _, err := os.Stat(db.BlobPath(orphan.Name)); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(db.blobPath(orphan.Name)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("orphan survived: %v", err)
 	}
-	if _, err := os.Stat(db.BlobPath(cc.Clips[0].Media.Blob)); err != nil {
+	if _, err := os.Stat(db.blobPath(cc.Clips[0].Media.Blob)); err != nil {
 		t.Errorf("referenced blob swept: %v", err)
 	}
 	if ents, _ := os.ReadDir(filepath.Join(dir, "tmp")); len(ents) != 0 {

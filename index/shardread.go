@@ -1,6 +1,7 @@
 package index
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -19,8 +20,8 @@ type ShardFile struct {
 }
 
 // ShardContent is a shard's members in served order and the means to read
-// their bytes: member snapshots from the index, media from blob files kept
-// open across reads. A blob member is verified against its digest before
+// their bytes: member snapshots from the index, media from blobs kept open
+// across reads. A blob member is verified against its digest before
 // its first read (DB.VerifyBlob); one that fails gives ErrCorrupt. Safe for
 // concurrent use; Close when done.
 type ShardContent struct {
@@ -35,7 +36,7 @@ type ShardContent struct {
 	files    *fileCache
 }
 
-// openBlobsPerShard is how many blob files a shard keeps open: enough for
+// openBlobsPerShard is how many blobs a shard keeps open: enough for
 // readahead and a few concurrent readers, few enough for thousands of shards.
 const openBlobsPerShard = 8
 
@@ -45,7 +46,8 @@ func (db *DB) OpenShardContent(n int) (*ShardContent, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &ShardContent{db: db, files: newFileCache(openBlobsPerShard)}
+	open := func(name string) (BlobReader, error) { return db.blobs.Open(context.Background(), name) }
+	c := &ShardContent{db: db, files: newFileCache(openBlobsPerShard, open)}
 	for _, s := range samples {
 		for _, m := range s.Members {
 			c.Files = append(c.Files, ShardFile{Name: s.Key + "." + m.Ext, Ext: m.Ext, Clip: s.Clip, Size: m.Size, MTime: s.MTime})
@@ -77,12 +79,12 @@ func (c *ShardContent) ReadMember(i int, p []byte, off int64) (int, error) {
 	if err := c.verify(i); err != nil {
 		return 0, err
 	}
-	cf, err := c.files.get(c.db.BlobPath(m.Blob))
+	cf, err := c.files.get(m.Blob)
 	if err != nil {
 		return 0, fmt.Errorf("blob %s: %w", m.Blob, err)
 	}
 	defer c.files.put(cf)
-	n, err := cf.f.ReadAt(p, off)
+	n, err := cf.r.ReadAt(p, off)
 	if n == len(p) {
 		return n, nil
 	}
@@ -121,5 +123,5 @@ func (c *ShardContent) verify(i int) error {
 	return nil
 }
 
-// Close closes the blob files the content keeps open.
+// Close closes the blobs the content keeps open.
 func (c *ShardContent) Close() { c.files.close() }

@@ -98,7 +98,7 @@ func TestSealedShardOutlivesReplacement(t *testing.T) {
 		t.Fatal("sealed shard changed after its video was replaced")
 	}
 	for _, s := range after {
-		if _, err := os.Stat(db.BlobPath(s.Members[0].Blob)); err != nil {
+		if _, err := os.Stat(db.blobPath(s.Members[0].Blob)); err != nil {
 			t.Fatalf("blob of sealed shard removed: %v", err)
 		}
 	}
@@ -114,7 +114,7 @@ func TestSealedShardOutlivesReplacement(t *testing.T) {
 	}
 	defer db.Close()
 	for _, s := range after {
-		if _, err := os.Stat(db.BlobPath(s.Members[0].Blob)); err != nil {
+		if _, err := os.Stat(db.blobPath(s.Members[0].Blob)); err != nil {
 			t.Fatalf("sweep removed a blob a sealed shard holds: %v", err)
 		}
 	}

@@ -14,7 +14,7 @@ type Space struct {
 }
 
 // Space reports the free and total bytes of the database's filesystem,
-// where Badger, tmp/ and blobs/ all live.
+// where Badger and tmp/ live, and blobs/ with the default FolderStore.
 func (db *DB) Space() (Space, error) {
 	var st syscall.Statfs_t
 	if err := syscall.Statfs(db.dir, &st); err != nil {

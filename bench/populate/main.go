@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -131,7 +133,7 @@ func populate(c config) error {
 		for _, n := range names {
 			b, ok := data[n.blob]
 			if !ok {
-				if b, err = os.ReadFile(db.BlobPath(n.blob)); err != nil {
+				if b, err = readBlob(db, n.blob); err != nil {
 					return err
 				}
 				data[n.blob] = b
@@ -144,11 +146,25 @@ func populate(c config) error {
 	if c.list != "" {
 		var sb strings.Builder
 		for _, n := range names {
-			sb.WriteString(db.BlobPath(n.blob) + "\n")
+			p, ok := db.BlobLocalPath(n.blob)
+			if !ok {
+				return fmt.Errorf("blob %s has no local file to list", n.blob)
+			}
+			sb.WriteString(p + "\n")
 		}
 		return os.WriteFile(c.list, []byte(sb.String()), 0o644)
 	}
 	return nil
+}
+
+// readBlob is blob name's bytes, read through the index's store.
+func readBlob(db *index.DB, name string) ([]byte, error) {
+	r, err := db.OpenBlob(context.Background(), name)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return io.ReadAll(io.NewSectionReader(r, 0, r.Size()))
 }
 
 // adopt writes size random bytes to a fresh temporary file and adopts it.

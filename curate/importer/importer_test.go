@@ -3,6 +3,7 @@ package importer
 import (
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -102,7 +103,7 @@ func TestImportTree(t *testing.T) {
 	c, err := db.Clip(tt.passed)
 	if err != nil || !c.Stored() || c.Filtered || len(c.Previews) != 1 || c.Previews[0].End != 255 {
 		t.Errorf("clip %+v %v", c, err)
-	} else if b, _ := os.ReadFile(db.BlobPath(c.Media.Blob)); string(b) != strings.Repeat("mp4!", 100) {
+	} else if b := readBlob(t, db, c.Media.Blob); string(b) != strings.Repeat("mp4!", 100) {
 		t.Errorf("blob holds %d bytes", len(b))
 	}
 	if c, err := db.Clip(tt.out); err != nil || !c.Filtered || !c.Stored() {
@@ -230,4 +231,19 @@ func TestImportLeftoversAndMissing(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("failures:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
+}
+
+// readBlob is the bytes of blob name, read through the store.
+func readBlob(t *testing.T, db *index.DB, name string) []byte {
+	t.Helper()
+	r, err := db.OpenBlob(context.Background(), name)
+	if err != nil {
+		t.Fatalf("open blob %s: %v", name, err)
+	}
+	defer r.Close()
+	b := make([]byte, r.Size())
+	if _, err := r.ReadAt(b, 0); err != nil && err != io.EOF {
+		t.Fatalf("read blob %s: %v", name, err)
+	}
+	return b
 }
