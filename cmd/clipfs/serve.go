@@ -66,7 +66,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer loaded.close()
+	defer loaded.Close()
 
 	db, err := index.Open(dbDir, index.Options{Create: true, Logger: log})
 	if errors.Is(err, index.ErrLocked) {
