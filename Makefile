@@ -26,7 +26,8 @@ vet:
 
 # deps fails when a package imports against the direction in docs/design.md:
 # cmd -> fs, curate -> index, pack; only index imports Badger; only fs imports
-# go-fuse; pack imports no clipfs package; nothing in the default build
+# go-fuse; pack imports no clipfs package; only cmd imports curate/control,
+# which imports neither fs, cmd nor Prometheus; nothing in the default build
 # imports gorgonia.org/cu (CUDA files carry the cuda build tag).
 deps:
 	@$(GO) list -f '{{.ImportPath}} {{join .Imports " "}}' ./... | awk ' \
@@ -40,6 +41,8 @@ deps:
 	      if (p == "pack" && d ~ /clipfs\/clipfs\//) bad("imports " d " (pack imports no clipfs package)"); \
 	      if (p ~ /^curate/ && d ~ /clipfs\/clipfs\/(fs|cmd)/) bad("imports " d " (curate must not import fs)"); \
 	      if (p == "curate/watch" && d ~ /clipfs\/clipfs\//) bad("imports " d " (curate/watch imports no clipfs package)"); \
+	      if (p == "curate/control" && d ~ /clipfs\/clipfs\/(fs|cmd)|prometheus/) bad("imports " d " (curate/control imports curate/daemon, not fs, cmd or prometheus)"); \
+	      if (d ~ /clipfs\/clipfs\/curate\/control$$/ && p !~ /^cmd/) bad("imports " d " (only cmd imports curate/control)"); \
 	      if (d ~ /prometheus/ && p !~ /^cmd/) bad("imports " d " (metrics live in cmd/clipfs)"); \
 	      if (p == "fs" && d ~ /clipfs\/clipfs\/(curate|cmd)/) bad("imports " d " (fs must not import curate)"); \
 	    } } END { exit fail }'
