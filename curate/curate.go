@@ -196,7 +196,12 @@ func (r *runner) publish(ctx context.Context, seal, changed bool) (bool, []error
 	return publish.Update(ctx, r.db, seal, changed)
 }
 
+// normalise validates c (Validate) and its input folder, and fills in the
+// defaults.
 func (c *Config) normalise() error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
 	if c.Input == "" {
 		return errors.New("no input folder given (--input DIR)")
 	}
@@ -205,39 +210,22 @@ func (c *Config) normalise() error {
 		return err
 	}
 	c.Input = abs
-	switch c.Splitting {
-	case "":
+	if c.Splitting == "" {
 		c.Splitting = SplitFixedStride
-	case SplitFixedStride, SplitScene:
-	default:
-		return fmt.Errorf("splitting algorithm %q is not one of %s, %s", c.Splitting, SplitFixedStride, SplitScene)
 	}
 	if c.Stride == (plan.StrideParams{}) {
 		c.Stride = plan.DefaultStride()
 	}
-	if err := c.Stride.Validate(); err != nil {
-		return err
-	}
 	if c.Scene == (plan.SceneParams{}) {
 		c.Scene = plan.DefaultSceneParams()
 	}
-	if err := c.Scene.Validate(); err != nil {
-		return err
-	}
-	switch c.Motion {
-	case "":
+	if c.Motion == "" {
 		c.Motion = MotionDisable
-	case MotionDisable, MotionEnable, MotionScoreOnly:
-	default:
-		return fmt.Errorf("motion filter %q is not one of %s, %s, %s", c.Motion, MotionDisable, MotionEnable, MotionScoreOnly)
 	}
 	if c.MotionThresholds == (motion.Thresholds{}) {
 		c.MotionThresholds = motion.DefaultThresholds()
 	}
 	if e := c.Embedding; e != nil {
-		if e.Model == nil {
-			return errors.New("embeddings need a model")
-		}
 		if e.Prefix == "" {
 			e.Prefix = "clip"
 		}
@@ -245,13 +233,7 @@ func (c *Config) normalise() error {
 			e.Frames = 8
 		}
 	}
-	if a := c.Aesthetics; a != nil && (a.Model == nil || a.Predictor == nil) {
-		return errors.New("aesthetic scores need a CLIP model and a predictor")
-	}
 	if cp := c.Captions; cp != nil {
-		if cp.Model == nil {
-			return errors.New("captioning needs a model endpoint")
-		}
 		if cp.Prompt == "" {
 			cp.Prompt = caption.DefaultCaptionPrompt
 		}

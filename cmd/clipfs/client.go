@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -10,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/clipfs/clipfs/curate/control"
 )
 
 // clientFlags are the flags every client of clipfs serve takes.
@@ -25,12 +28,50 @@ func addClientFlags(fs *flag.FlagSet) *clientFlags {
 	return c
 }
 
-func (c *clientFlags) client() (*controlClient, error) {
+// client finds the API: --listen if given, else the one named in
+// DB/serve.json.
+func (c *clientFlags) client() (*control.Client, error) {
 	token, err := readToken(c.tokenFile)
 	if err != nil {
 		return nil, err
 	}
-	return newControlClient(c.listen, c.db, token)
+	listen := c.listen
+	if listen == "" {
+		if c.db == "" {
+			return nil, usageError{"give --db DIR (the database clipfs serve curates into) or --listen ADDR"}
+		}
+		abs, _ := filepath.Abs(c.db)
+		s, ok := runningServe(abs)
+		if !ok {
+			return nil, fmt.Errorf("no clipfs serve is running on %s (start one with: clipfs serve --input DIR --db %s --mount MOUNTPOINT)", abs, abs)
+		}
+		listen = s.Listen
+	}
+	return control.NewClient(listen, token), nil
+}
+
+// controlError adds to a refusal for the token how to give one.
+func controlError(err error) error {
+	if errors.Is(err, control.ErrUnauthorized) {
+		return fmt.Errorf("%w (set $CLIPFS_TOKEN or --token-file)", err)
+	}
+	return err
+}
+
+// readToken is the bearer token: the file's first line, else $CLIPFS_TOKEN.
+func readToken(file string) (string, error) {
+	if file == "" {
+		return os.Getenv("CLIPFS_TOKEN"), nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("--token-file: %w", err)
+	}
+	t := strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0])
+	if t == "" {
+		return "", fmt.Errorf("--token-file %s is empty", file)
+	}
+	return t, nil
 }
 
 func runStatus(ctx context.Context, args []string, stderr io.Writer) error {
@@ -44,9 +85,9 @@ func runStatus(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var s serveStatus
-	if err := c.call(ctx, "GET", "/v1/status", nil, &s); err != nil {
-		return err
+	s, err := c.Status(ctx)
+	if err != nil {
+		return controlError(err)
 	}
 	if *asJSON {
 		b, _ := json.MarshalIndent(s, "", "  ")
@@ -57,7 +98,7 @@ func runStatus(ctx context.Context, args []string, stderr io.Writer) error {
 	return nil
 }
 
-func printStatus(w io.Writer, s serveStatus) {
+func printStatus(w io.Writer, s control.Status) {
 	t := s.Totals
 	fmt.Fprintf(w, "clipfs serve (pid %d), %s for %s\n", s.PID, s.State, (time.Duration(s.Uptime) * time.Second).String())
 	fmt.Fprintf(w, "  input    %s\n  database %s\n  mount    %s\n  control  %s\n", s.Input, s.DB, s.Mount, s.Listen)
@@ -102,9 +143,9 @@ func runSubmit(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var rep submitReply
-	if err := c.call(ctx, "POST", "/v1/submit", submitRequest{Paths: pos}, &rep); err != nil {
-		return err
+	rep, err := c.Submit(ctx, pos)
+	if err != nil {
+		return controlError(err)
 	}
 	for _, e := range rep.Errors {
 		fmt.Fprintf(stderr, "clipfs: %s\n", e)
@@ -131,14 +172,19 @@ func runControl(verb, done string) func(context.Context, []string, io.Writer) er
 		if err != nil {
 			return err
 		}
-		var rep map[string]any
-		if err := c.call(ctx, "POST", "/v1/"+verb, struct{}{}, &rep); err != nil {
-			return err
+		sealed := true
+		switch verb {
+		case "pause":
+			_, err = c.Pause(ctx)
+		case "resume":
+			_, err = c.Resume(ctx)
+		case "seal":
+			sealed, err = c.Seal(ctx)
 		}
-		if e, ok := rep["error"]; ok {
-			return fmt.Errorf("%s: %v", verb, e)
+		if err != nil {
+			return controlError(err)
 		}
-		if sealed, ok := rep["sealed"].(bool); ok && !sealed {
+		if !sealed {
 			fmt.Fprintln(stderr, "clipfs: the open shard holds no sample; nothing sealed")
 			return nil
 		}

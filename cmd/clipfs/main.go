@@ -23,6 +23,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/clipfs/clipfs/curate"
 )
 
 const (
@@ -118,9 +120,12 @@ func run(args []string, stderr io.Writer) int {
 }
 
 // exitCode prints err as one line and maps it to the exit status. A bad
-// command line also names the help of the command it was for.
+// command line (a usageError, or a setting curate refused: its
+// *curate.ConfigError names the flag) also names the help of the command
+// it was for.
 func exitCode(name string, err error, ctx context.Context, stderr io.Writer) int {
 	var ue usageError
+	var ce *curate.ConfigError
 	var pe partialError
 	var fe unfinishedError
 	switch {
@@ -130,6 +135,9 @@ func exitCode(name string, err error, ctx context.Context, stderr io.Writer) int
 		return exitOK
 	case errors.As(err, &ue):
 		fmt.Fprintf(stderr, "clipfs %s: %s; see clipfs %s --help\n", name, strings.TrimPrefix(ue.msg, name+" "), name)
+		return exitUsage
+	case errors.As(err, &ce):
+		fmt.Fprintf(stderr, "clipfs %s: %s; see clipfs %s --help\n", name, ce.Msg, name)
 		return exitUsage
 	case ctx.Err() != nil && errors.Is(err, context.Canceled):
 		fmt.Fprintln(stderr, "clipfs: interrupted; committed chunks are kept, run again to resume")

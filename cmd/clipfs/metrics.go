@@ -1,11 +1,13 @@
 package main
 
 import (
+	"net/http"
 	"time"
 
 	"github.com/clipfs/clipfs/curate/daemon"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // metrics are clipfs serve's Prometheus metrics: curation stages and errors
@@ -48,6 +50,10 @@ func newMetrics() *metrics {
 
 // follow adds d's counters and queues to the metrics.
 func (m *metrics) follow(d *daemon.Daemon) { m.reg.MustRegister(daemonCollector{d}) }
+
+// handler serves the metrics in Prometheus text format (the control API's
+// /metrics).
+func (m *metrics) handler() http.Handler { return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}) }
 
 // Stage and Error make metrics a curate.Observer.
 func (m *metrics) Stage(stage string, d time.Duration) {

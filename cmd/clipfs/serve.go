@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/clipfs/clipfs/curate"
+	"github.com/clipfs/clipfs/curate/control"
 	"github.com/clipfs/clipfs/curate/daemon"
 	"github.com/clipfs/clipfs/fs"
 	"github.com/clipfs/clipfs/index"
@@ -65,7 +66,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer loaded.close()
+	defer loaded.Close()
 
 	db, err := index.Open(dbDir, index.Options{Create: true, Logger: log})
 	if errors.Is(err, index.ErrLocked) {
@@ -82,9 +83,9 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if *listen == "" {
 		*listen = "unix:" + filepath.Join(dbDir, "clipfs.sock")
 	}
-	ln, err := listenControl(*listen)
+	ln, err := control.Listen(*listen)
 	if err != nil {
-		return err
+		return fmt.Errorf("--listen %w", err)
 	}
 	defer func() {
 		if p, ok := strings.CutPrefix(*listen, "unix:"); ok {
@@ -110,8 +111,9 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	where := serveStatus{DB: dbDir, Mount: srv.Mountpoint, Listen: *listen, PID: os.Getpid()}
-	api := &http.Server{Handler: controlHandler(d, m, where, token), ReadHeaderTimeout: 10 * time.Second}
+	where := control.Where{DB: dbDir, Mount: srv.Mountpoint, Listen: *listen, PID: os.Getpid()}
+	handler := control.Handler(d, control.Options{Where: where, Token: token, Metrics: m.handler()})
+	api := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	go api.Serve(ln)
 	if err := writeServing(dbDir, serving{PID: os.Getpid(), Listen: *listen, Input: cur.Input(), Mount: srv.Mountpoint, Started: time.Now()}); err != nil {
 		log.Warn("cannot write " + servedFile + ": clipfs status and submit need --listen " + *listen)
