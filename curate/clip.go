@@ -2,8 +2,6 @@ package curate
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -11,7 +9,6 @@ import (
 
 	"github.com/clipfs/clipfs/curate/fault"
 	"github.com/clipfs/clipfs/curate/media"
-	"github.com/clipfs/clipfs/curate/motion"
 	"github.com/clipfs/clipfs/curate/plan"
 	"github.com/clipfs/clipfs/index"
 )
@@ -173,90 +170,6 @@ func (r *runner) transcode(ctx context.Context, source string, s plan.Span, dst 
 	}
 	r.observe(StageTranscode, t0)
 	return nil
-}
-
-// scoreMotion computes NeMo's motion score from the clip's motion vectors
-// (an ffmpeg slot: it decodes the clip). A clip that cannot be scored gets
-// -1 for both values and "motion_decode" in its errors, as in NeMo; with
-// MotionEnable a small-motion clip (that one included) is filtered.
-func (r *runner) scoreMotion(ctx context.Context, clipPath string, res *clipResult) {
-	if r.acquire(ctx) != nil {
-		return
-	}
-	t0 := time.Now()
-	d, err := motion.DecodeContext(ctx, clipPath)
-	r.release()
-	if ctx.Err() != nil {
-		return
-	}
-	if ee := fault.AsEnv(res.clip.Source, err); ee != nil && !errors.Is(err, motion.ErrDecodeFailed) {
-		ee.Cause = "motion_decode: " + ee.Cause
-		res.abortWith(ee)
-		return
-	}
-	score := motion.Missing()
-	if err == nil {
-		score = motion.Compute(d)
-		r.observe(StageMotion, t0)
-	} else {
-		args := []any{"video", res.clip.Source, "clip", res.clip.ID, "step", "motion_decode", "reason", motion.Reason(err)}
-		if errors.Is(err, motion.ErrDecodeFailed) {
-			args = append(args, "err", err) // libav's words; the others say it all
-		} else if errors.Is(err, motion.ErrResolutionTooSmall) {
-			args = append(args, "size", fmt.Sprintf("%dx%d", res.clip.Media.Width, res.clip.Media.Height))
-		}
-		r.log.Warn("clip has no motion score", args...)
-		res.clip.Errors = appendOnce(res.clip.Errors, "motion_decode")
-	}
-	r.setMotion(res, score)
-}
-
-// noMotionData scores a clip without bytes as NeMo scores a clip without
-// motion data: -1 for both values, which filters it under MotionEnable.
-func (r *runner) noMotionData(res *clipResult) {
-	if r.cfg.Motion != MotionDisable {
-		r.setMotion(res, motion.Missing())
-	}
-}
-
-func (r *runner) setMotion(res *clipResult, score motion.Score) {
-	res.clip.Motion = &index.MotionScore{GlobalMean: score.GlobalMean, PerPatchMin256: score.PerPatchMin256}
-	if r.cfg.Motion == MotionEnable && score.Small(r.cfg.MotionThresholds) {
-		res.clip.Filtered, res.filteredBy = true, filterMotion
-	}
-}
-
-// previews writes one WebP preview per window of the clip.
-func (r *runner) previews(ctx context.Context, clipPath string, m media.VideoInfo, res *clipResult) {
-	for _, win := range res.clip.Windows {
-		w := plan.Window{Start: win.Start, End: win.End}
-		if err := r.sink.Room(); err != nil {
-			res.abortWith(fault.AsEnv(res.clip.Source, err))
-			return
-		}
-		dst := r.sink.Stage(".webp")
-		err := r.acquire(ctx)
-		if err == nil {
-			err = r.tools.Preview(ctx, clipPath, m.FrameRate, w.Start, w.End, dst)
-			r.release()
-		}
-		if err != nil {
-			os.Remove(dst)
-			r.stepFailed(ctx, res, "preview", err, "preview failed", "window", w)
-			if res.abort != nil {
-				return
-			}
-			continue
-		}
-		b, err := stage(dst)
-		if err != nil {
-			os.Remove(dst)
-			res.abortWith(storeFailed(res.clip.Source, err))
-			return
-		}
-		res.clip.Previews = append(res.clip.Previews, index.Preview{Start: w.Start, End: w.End, Blob: b.Name, Size: b.Size})
-		res.blobs = append(res.blobs, b)
-	}
 }
 
 func (r *runner) clipDone(sv SourceVideo, info media.VideoInfo, s plan.Span, res *clipResult) {

@@ -4,10 +4,15 @@
 // and commits the result one chunk at a time through a Sink. It is NeMo
 // Curator's video pipeline for one machine, with the same outputs.
 //
-// One runner (pipeline.go) curates videos concurrently; its stages each
-// live in a file of their own: the video and its chunks (pipeline.go), one
-// clip (clip.go), embeddings and aesthetics (embed.go), captions
-// (captions.go), what a run reports (progress.go, observe.go).
+// One runner (pipeline.go: a video, its chunks, the ffmpeg slots) curates
+// videos concurrently, and each of its stages lives in a file of its own:
+// split.go (spans of a video), clip.go (one clip: transcode, probe, then
+// the stages below, then staging), motion.go, embed.go (embeddings and
+// aesthetic scores, batched by queue.go's ModelQueue), previews.go,
+// captions.go, and commit.go (a chunk's ChunkResult). config.go holds a
+// run's settings, their checks and the fingerprint they add; models.go
+// loads the models they name; Run (curate.go) and Curator (curator.go) are
+// the two ways in; progress.go and observe.go report.
 //
 // Curating a chunk produces a ChunkResult (result.go): the records and the
 // media files it staged, with their sizes and digests. Committing that

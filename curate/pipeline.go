@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -14,7 +13,6 @@ import (
 	"github.com/clipfs/clipfs/curate/fault"
 	"github.com/clipfs/clipfs/curate/media"
 	"github.com/clipfs/clipfs/curate/plan"
-	"github.com/clipfs/clipfs/curate/publish"
 	"github.com/clipfs/clipfs/index"
 )
 
@@ -194,106 +192,8 @@ func chunkAbort(res []clipResult) *fault.EnvError {
 	return nil
 }
 
-// split cuts a video into clip spans with the configured algorithm. Scene
-// detection decodes the whole video once and takes an ffmpeg slot for it.
-func (r *runner) split(ctx context.Context, sv SourceVideo, info media.VideoInfo) ([]plan.Span, error) {
-	if r.cfg.Splitting != SplitScene {
-		return plan.FixedStride(info.NumFrames, info.FrameRate, r.cfg.Stride), nil
-	}
-	if err := r.acquire(ctx); err != nil {
-		return nil, err
-	}
-	t0 := time.Now()
-	cuts, frames, err := r.tools.DetectCuts(ctx, sv.Path, info.Width, info.Height, r.cfg.Scene.Threshold, r.cfg.Scene.MinSceneLen)
-	r.release()
-	if err != nil {
-		return nil, err
-	}
-	r.observe(StageSplit, t0)
-	spans := plan.SceneSpans(cuts, frames, info.FrameRate, r.cfg.Scene)
-	r.log.Debug("scenes", "video", sv.Path, "frames", frames, "cuts", len(cuts), "clips", len(spans))
-	return spans, nil
-}
-
 // errUpToDate is curateVideo's answer for a video that needs no work.
 var errUpToDate = errors.New("up to date")
-
-// commit turns a chunk's finished clips into one ChunkResult, commits it
-// through the sink and adds it to out.
-func (r *runner) commit(ctx context.Context, v index.VideoRecord, ci int, res []clipResult, out *Outcome) error {
-	ch := index.ChunkRecord{ID: plan.ChunkUUID(v.Source, ci), Source: v.Source, Index: ci}
-	cc := ChunkResult{Video: v}
-	var seconds float64
-	var bytes int64
-	for _, cr := range res {
-		c := cr.clip
-		if c.Stored() {
-			bytes += c.Media.NumBytes
-		}
-		switch {
-		case !c.Filtered:
-			ch.Clips = append(ch.Clips, c.ID)
-			ch.Stats.Passed++
-		case cr.filteredBy == filterMotion:
-			ch.Filtered = append(ch.Filtered, c.ID)
-			ch.Stats.FilteredByMotion++
-		default:
-			ch.Filtered = append(ch.Filtered, c.ID)
-			ch.Stats.FilteredByAesthetic++
-		}
-		if hasCaption(c) {
-			ch.Stats.WithCaption++
-		}
-		d := c.Span[1] - c.Span[0]
-		ch.Stats.TotalClipDuration += d
-		ch.Stats.MaxClipDuration = math.Max(ch.Stats.MaxClipDuration, d)
-		seconds += d
-		if c.Transcoded() {
-			ch.Stats.Transcoded++
-		}
-		if len(c.Previews) > 0 {
-			ch.Stats.WithWebp++
-		}
-		if !r.cfg.DryRun {
-			cc.Clips = append(cc.Clips, c)
-		}
-		cc.Blobs = append(cc.Blobs, cr.blobs...)
-		if !c.Filtered {
-			cc.Embeddings = append(cc.Embeddings, cr.embeddings...)
-			ch.Stats.WithEmbeddings += len(cr.embeddings)
-		}
-		if c.Stored() && !c.Filtered {
-			cc.Samples = append(cc.Samples, publish.Sample(c, v.SourceMTime, cr.embeddings))
-		}
-	}
-	cc.Chunk = &ch
-	t0 := time.Now()
-	if err := r.sink.Commit(ctx, &cc); err != nil {
-		cc.Discard()
-		return err
-	}
-	r.observe(StageCommit, t0)
-	if o := r.cfg.Observer; o != nil {
-		for _, cr := range res {
-			for _, kind := range cr.clip.Errors {
-				o.Error(kind)
-			}
-		}
-	}
-	out.Clips += len(res)
-	out.Bytes += bytes
-	out.Seconds += seconds
-	return nil
-}
-
-// discard removes the staged files of clips that will not be committed.
-func discard(res []clipResult) {
-	for _, cr := range res {
-		for _, b := range cr.blobs {
-			os.Remove(b.Path)
-		}
-	}
-}
 
 // acquire takes an ffmpeg slot; it fails only when ctx is done.
 func (r *runner) acquire(ctx context.Context) error {

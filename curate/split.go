@@ -1,0 +1,30 @@
+package curate
+
+import (
+	"context"
+	"time"
+
+	"github.com/clipfs/clipfs/curate/media"
+	"github.com/clipfs/clipfs/curate/plan"
+)
+
+// split cuts a video into clip spans with the configured algorithm. Scene
+// detection decodes the whole video once and takes an ffmpeg slot for it.
+func (r *runner) split(ctx context.Context, sv SourceVideo, info media.VideoInfo) ([]plan.Span, error) {
+	if r.cfg.Splitting != SplitScene {
+		return plan.FixedStride(info.NumFrames, info.FrameRate, r.cfg.Stride), nil
+	}
+	if err := r.acquire(ctx); err != nil {
+		return nil, err
+	}
+	t0 := time.Now()
+	cuts, frames, err := r.tools.DetectCuts(ctx, sv.Path, info.Width, info.Height, r.cfg.Scene.Threshold, r.cfg.Scene.MinSceneLen)
+	r.release()
+	if err != nil {
+		return nil, err
+	}
+	r.observe(StageSplit, t0)
+	spans := plan.SceneSpans(cuts, frames, info.FrameRate, r.cfg.Scene)
+	r.log.Debug("scenes", "video", sv.Path, "frames", frames, "cuts", len(cuts), "clips", len(spans))
+	return spans, nil
+}
