@@ -30,7 +30,7 @@ deps:
 	@GO=$(GO) bash scripts/deps.sh
 
 unit: vet deps
-	$(GO) test -race -count=1 ./index/ ./pack/ ./fs/ ./curate/
+	$(GO) test -race -count=1 ./index/ ./pack/ ./fs/... ./curate/
 
 e2e: build
 	$(GO) test -race -count=1 -timeout 20m ./test/

@@ -7,6 +7,6 @@
 // Each parser is the inverse of its renderer: a record rendered and parsed
 // is the same record.
 //
-// clipwriter imports index and pack only; fs serves its bytes and
+// clipwriter imports index and pack only; fs/tree serves its bytes and
 // curate/importer and curate/publish use it.
 package clipwriter

@@ -23,7 +23,7 @@
 // as NeMo records it; a fault of the machine (curate/fault) aborts the
 // chunk, which is then never committed.
 //
-// curate does not import fs or cmd: the served tree is built from the
-// index alone. Publishing index.parquet and shards is curate/publish;
-// importing an existing tree is curate/importer.
+// curate does not import fs/tree, fs/mount or cmd: the served tree is built
+// from the index alone. Publishing index.parquet and shards is
+// curate/publish; importing an existing tree is curate/importer.
 package curate

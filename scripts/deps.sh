@@ -29,10 +29,12 @@ curate/importer            ^(index|pack|clipwriter|curate/(plan|fault|publish))$
 curate                     ^(index|curate/(plan|fault|media|publish|motion|vit|aesthetic|caption|safetensors))$
 curate/daemon              ^(index|curate|curate/(fault|watch))$
 curate/control             ^(index|curate|curate/(daemon|fault))$
-fs                         ^(index|pack|clipwriter)$
-cmd/clipfs                 ^(index|pack|clipwriter|fs|curate(/.*)?)$
-bench/.*                   ^(index|pack|clipwriter|fs|curate(/.*)?)$
-test                       ^(index|pack|clipwriter(/.*)?|fs|curate(/.*)?)$
+fs/tree                    ^(index|pack|clipwriter)$
+fs/tree/treetest           ^index$
+fs/mount                   ^(fs/tree|index|pack|clipwriter)$
+cmd/clipfs                 ^(index|pack|clipwriter|fs/(tree|mount)|curate(/.*)?)$
+bench/.*                   ^(index|pack|clipwriter|fs/(tree|mount)|curate(/.*)?)$
+test                       ^(index|pack|clipwriter(/.*)?|fs/(tree(/treetest)?|mount)|curate(/.*)?)$
 '
 $GO list -f '{{.ImportPath}} {{join .Imports " "}}' ./... | awk -v allowed="$allowed" '
 function bad(msg) { print "deps: " p " " msg; fail = 1 }
@@ -48,7 +50,8 @@ BEGIN {
 	for (i = 2; i <= NF; i++) {
 		d = $i
 		if (d ~ /dgraph-io\/badger/ && p != "index") bad("imports " d " (only index may)")
-		if (d ~ /hanwen\/go-fuse/ && p != "fs" && p !~ /^(test|bench\/)/) bad("imports " d " (only fs may)")
+		if (d ~ /hanwen\/go-fuse/ && p != "fs/mount" && p !~ /^(test|bench\/)/) bad("imports " d " (only fs/mount may)")
+		if (d == "syscall" && p ~ /^fs\/tree/) bad("imports " d " (the pure tree returns plain Go errors; errnos are fs/mount'"'"'s)")
 		if (d ~ /gorgonia.org\/cu/) bad("imports " d " outside the cuda build tag")
 		if (d ~ /prometheus/ && p !~ /^cmd\//) bad("imports " d " (metrics live in cmd/clipfs)")
 		if (d !~ /^github.com\/clipfs\/clipfs\//) continue

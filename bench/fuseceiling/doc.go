@@ -1,5 +1,5 @@
 // Command fuseceiling serves one read-only file of -size bytes from memory
-// over FUSE, with the mount options clipfs uses (fs/mount.go), for the shard
+// over FUSE, with the mount options clipfs uses (fs/mount/mount.go), for the shard
 // benchmark in bench/run.sh: reading it is the fastest a go-fuse file can be
 // read on this machine, the ceiling for clipfs's shards.
 //

@@ -94,7 +94,7 @@ func main() {
 		EntryTimeout:    &timeout,
 		AttrTimeout:     &timeout,
 		NegativeTimeout: &negative,
-		MountOptions: fuse.MountOptions{ // as fs/mount.go
+		MountOptions: fuse.MountOptions{ // as fs/mount/mount.go
 			FsName:        "fuseceiling",
 			Name:          "fuseceiling",
 			Options:       []string{"ro", "default_permissions"},
@@ -132,7 +132,7 @@ func main() {
 }
 
 // raiseReadAhead sets the connection's readahead to 1024 KiB, as
-// fs/mount.go's raiseReadAhead does.
+// fs/mount/mount.go's raiseReadAhead does.
 func raiseReadAhead(mnt string) error {
 	var st syscall.Stat_t
 	if err := syscall.Stat(mnt, &st); err != nil {

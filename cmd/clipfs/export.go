@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/clipfs/clipfs/fs"
+	"github.com/clipfs/clipfs/fs/tree"
 	"github.com/clipfs/clipfs/index"
 )
 
@@ -29,7 +29,7 @@ func runExport(ctx context.Context, args []string, stderr io.Writer) error {
 	if out == "" {
 		out = absOrEmpty(*outDir)
 	}
-	st, err := fs.Export(ctx, fs.NewTree(db, out, nil), *outDir, nil)
+	st, err := tree.Export(ctx, tree.New(db, out), *outDir, nil)
 	if err != nil {
 		return err
 	}

@@ -11,7 +11,7 @@ import (
 )
 
 // metrics are clipfs serve's Prometheus metrics: curation stages and errors
-// (a curate.Observer), FUSE operations (fs.MountOptions.Observe), and the
+// (a curate.Observer), FUSE operations (mount.Options.Observe), and the
 // daemon's counters and queues, read from its status at each scrape.
 type metrics struct {
 	reg      *prometheus.Registry

@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/clipfs/clipfs/fs"
+	"github.com/clipfs/clipfs/fs/mount"
 	"github.com/clipfs/clipfs/index"
 )
 
@@ -38,7 +38,7 @@ func runMount(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer db.Close()
-	srv, err := fs.Mount(db, pos[0], fs.MountOptions{Out: absOrEmpty(*out), Debug: *debug, NoPassthrough: *noPassthrough, AllowOther: *allowOther, Logger: log})
+	srv, err := mount.Mount(db, pos[0], mount.Options{Out: absOrEmpty(*out), Debug: *debug, NoPassthrough: *noPassthrough, AllowOther: *allowOther, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -60,7 +60,7 @@ func runMount(ctx context.Context, args []string, stderr io.Writer) error {
 }
 
 // unmount detaches the mount, lazily if it stays busy for a few seconds.
-func unmount(srv *fs.Server, mnt string, log interface{ Info(string, ...any) }) {
+func unmount(srv *mount.Server, mnt string, log interface{ Info(string, ...any) }) {
 	for range 20 {
 		if srv.Unmount() == nil {
 			return
@@ -68,7 +68,7 @@ func unmount(srv *fs.Server, mnt string, log interface{ Info(string, ...any) }) 
 		time.Sleep(250 * time.Millisecond)
 	}
 	log.Info("mount busy; detaching it lazily", "mountpoint", mnt)
-	if err := fs.Detach(mnt); err != nil {
+	if err := mount.Detach(mnt); err != nil {
 		log.Info("lazy unmount failed", "mountpoint", mnt, "err", err)
 	}
 }

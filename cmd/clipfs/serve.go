@@ -16,7 +16,7 @@ import (
 	"github.com/clipfs/clipfs/curate"
 	"github.com/clipfs/clipfs/curate/control"
 	"github.com/clipfs/clipfs/curate/daemon"
-	"github.com/clipfs/clipfs/fs"
+	"github.com/clipfs/clipfs/fs/mount"
 	"github.com/clipfs/clipfs/index"
 )
 
@@ -106,7 +106,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	m.follow(d)
 
-	srv, err := fs.Mount(db, *mnt, fs.MountOptions{Out: absOrEmpty(*out), NoPassthrough: *noPassthrough, AllowOther: *allowOther, Logger: log,
+	srv, err := mount.Mount(db, *mnt, mount.Options{Out: absOrEmpty(*out), NoPassthrough: *noPassthrough, AllowOther: *allowOther, Logger: log,
 		Live: true, Observe: m.fuseOp})
 	if err != nil {
 		return err

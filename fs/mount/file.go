@@ -1,4 +1,4 @@
-package fs
+package mount
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/clipfs/clipfs/fs/tree"
 	"github.com/clipfs/clipfs/index"
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -40,7 +41,7 @@ func fileAttr(a *fuse.Attr, size, mtime int64) {
 // blobNode is a media file (clip .mp4, preview .webp) stored as a blob.
 type blobNode struct {
 	fusefs.Inode
-	t   *Tree
+	t   *servedTree
 	dir string // folder of the entry, to look it up again
 	mu  sync.Mutex
 	e   index.Entry
@@ -87,9 +88,9 @@ func (n *blobNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, u
 	}
 	// Bytes that fail their digest are never served: the first open reads
 	// the blob once to verify it, later opens reuse the verdict.
-	if err := n.t.db.VerifyBlob(e.Ref); err != nil {
+	if err := n.t.VerifyBlob(e); err != nil {
 		h.Release(ctx)
-		return nil, 0, toErrno(n.t.log, childPath(n.dir, e.Name), err)
+		return nil, 0, toErrno(n.t.log, tree.ChildPath(n.dir, e.Name), err)
 	}
 	return h, fuse.FOPEN_KEEP_CACHE, 0
 }
@@ -126,7 +127,7 @@ func (n *blobNode) openBlob(ctx context.Context, e index.Entry) (blobFile, error
 // blobHandle serves a blob's local file by pread, through the page cache.
 type blobHandle struct {
 	f    *os.File
-	t    *Tree
+	t    *servedTree
 	name string
 }
 
@@ -158,7 +159,7 @@ func (h *blobHandle) Release(ctx context.Context) syscall.Errno {
 // no passthrough.
 type storeHandle struct {
 	r    index.BlobReader
-	t    *Tree
+	t    *servedTree
 	name string
 }
 
@@ -182,7 +183,7 @@ func (h *storeHandle) Release(ctx context.Context) syscall.Errno {
 // opened, so a reader never sees two versions mixed.
 type renderedNode struct {
 	fusefs.Inode
-	t    *Tree
+	t    *servedTree
 	e    index.Entry
 	mu   sync.Mutex
 	data []byte

@@ -1,4 +1,4 @@
-package fs
+package mount
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/clipfs/clipfs/fs/tree"
 	"github.com/clipfs/clipfs/index"
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 )
@@ -44,7 +45,7 @@ func (s *Server) invalidate(changes []index.Change) {
 			e, err := s.tree.Lookup(dir, name)
 			gone := errors.Is(err, index.ErrNotFound)
 			if err != nil && !gone {
-				s.log.Warn("live mount: reading a changed entry", "path", childPath(dir, name), "err", err)
+				s.log.Warn("live mount: reading a changed entry", "path", tree.ChildPath(dir, name), "err", err)
 				continue
 			}
 			child := d.GetChild(name)

@@ -1,4 +1,4 @@
-package fs
+package tree
 
 import (
 	"context"
@@ -9,6 +9,9 @@ import (
 
 	"github.com/clipfs/clipfs/index"
 )
+
+// readDirPage is how many entries one index scan fetches for Export.
+const readDirPage = 1024
 
 // ExportStats counts what Export wrote.
 type ExportStats struct {
@@ -64,7 +67,7 @@ func (x *exporter) folder(path string) error {
 }
 
 func (x *exporter) entry(dir string, e index.Entry) error {
-	rel := childPath(dir, e.Name)
+	rel := ChildPath(dir, e.Name)
 	dst := filepath.Join(x.root, filepath.FromSlash(rel))
 	if e.IsDir() {
 		if err := os.MkdirAll(dst, 0o755); err != nil {

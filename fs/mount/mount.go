@@ -1,4 +1,4 @@
-package fs
+package mount
 
 import (
 	"bufio"
@@ -14,13 +14,14 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/clipfs/clipfs/fs/tree"
 	"github.com/clipfs/clipfs/index"
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 )
 
-// MountOptions configure Mount.
-type MountOptions struct {
+// Options configure Mount.
+type Options struct {
 	// Out is the output root written into clip_location; default the mountpoint.
 	Out string
 	// Debug logs every FUSE request (go-fuse's debug output).
@@ -50,9 +51,32 @@ const cacheTimeout = time.Hour
 // readAheadKB is the kernel readahead set on the mount's backing device.
 const readAheadKB = 1024
 
-// NewRoot returns the root node of db's tree, for Mount or for tests that
-// build the tree with fusefs.NewNodeFS without mounting.
-func NewRoot(t *Tree) fusefs.InodeEmbedder {
+// servedTree is the tree a mount serves and how it serves it; every node
+// holds it.
+type servedTree struct {
+	*tree.Tree
+	log *slog.Logger
+	// passthrough serves blobs with FUSE passthrough (set by Mount).
+	passthrough bool
+	// live: the index changes while mounted (Options.Live).
+	live bool
+}
+
+// NewRoot returns the root node of t, for Mount or for tests that build the
+// tree with fusefs.NewNodeFS without mounting. log receives data problems;
+// nil is silent.
+func NewRoot(t *tree.Tree, log *slog.Logger) fusefs.InodeEmbedder {
+	return newRoot(newServedTree(t, log))
+}
+
+func newServedTree(t *tree.Tree, log *slog.Logger) *servedTree {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &servedTree{Tree: t, log: log}
+}
+
+func newRoot(t *servedTree) *dirNode {
 	return &dirNode{t: t, path: "", mtime: time.Now().Unix()}
 }
 
@@ -60,7 +84,7 @@ func NewRoot(t *Tree) fusefs.InodeEmbedder {
 type Server struct {
 	srv        *fuse.Server
 	Mountpoint string // absolute
-	tree       *Tree
+	tree       *tree.Tree
 	root       *dirNode
 	log        *slog.Logger
 	stop       context.CancelFunc
@@ -77,7 +101,7 @@ func (s *Server) Unmount() error { return s.srv.Unmount() }
 
 // Mount serves db read-only at mountpoint until the returned server is
 // unmounted (Server.Unmount, or `umount` from outside).
-func Mount(db *index.DB, mountpoint string, o MountOptions) (*Server, error) {
+func Mount(db *index.DB, mountpoint string, o Options) (*Server, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -119,9 +143,9 @@ func Mount(db *index.DB, mountpoint string, o MountOptions) (*Server, error) {
 			Debug:         o.Debug,
 		},
 	}
-	tree := NewTree(db, o.Out, o.Logger)
-	tree.passthrough, tree.live = !o.NoPassthrough, o.Live
-	rootNode := NewRoot(tree).(*dirNode)
+	served := newServedTree(tree.New(db, o.Out), o.Logger)
+	served.passthrough, served.live = !o.NoPassthrough, o.Live
+	rootNode := newRoot(served)
 	var raw fuse.RawFileSystem = fusefs.NewNodeFS(rootNode, opts)
 	if o.Observe != nil {
 		raw = &timedFS{RawFileSystem: raw, observe: o.Observe}
@@ -140,7 +164,7 @@ func Mount(db *index.DB, mountpoint string, o MountOptions) (*Server, error) {
 		}
 	}
 	ctx, stop := context.WithCancel(context.Background())
-	s := &Server{srv: srv, Mountpoint: mnt, tree: tree, root: rootNode, log: o.Logger, stop: stop}
+	s := &Server{srv: srv, Mountpoint: mnt, tree: served.Tree, root: rootNode, log: o.Logger, stop: stop}
 	if o.Live {
 		go s.follow(ctx, db)
 	}

@@ -1,4 +1,4 @@
-package fs
+package mount
 
 import fusefs "github.com/hanwen/go-fuse/v2/fs"
 

@@ -1,4 +1,4 @@
-package fs
+package mount
 
 import (
 	"time"
@@ -7,7 +7,7 @@ import (
 )
 
 // timedFS reports each FUSE operation the mount serves, by name, with how
-// long it took (MountOptions.Observe). Operations a read-only tree refuses
+// long it took (Options.Observe). Operations a read-only tree refuses
 // are not timed.
 type timedFS struct {
 	fuse.RawFileSystem

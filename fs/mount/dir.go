@@ -1,10 +1,11 @@
-package fs
+package mount
 
 import (
 	"context"
 	"hash/fnv"
 	"syscall"
 
+	"github.com/clipfs/clipfs/fs/tree"
 	"github.com/clipfs/clipfs/index"
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -16,7 +17,7 @@ const readDirPage = 1024
 // dirNode is a folder of the tree; the root is the folder "".
 type dirNode struct {
 	fusefs.Inode
-	t     *Tree
+	t     *servedTree
 	path  string
 	mtime int64
 }
@@ -36,13 +37,6 @@ func inodeNumber(kind index.Kind, dir, name string) uint64 {
 	return ino
 }
 
-func childPath(dir, name string) string {
-	if dir == "" {
-		return name
-	}
-	return dir + "/" + name
-}
-
 func (d *dirNode) Getattr(ctx context.Context, fh fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	dirAttr(&out.Attr, d.mtime)
 	return 0
@@ -58,7 +52,7 @@ func dirAttr(a *fuse.Attr, mtime int64) {
 func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
 	e, err := d.t.Lookup(d.path, name)
 	if err != nil {
-		return nil, toErrno(d.t.log, childPath(d.path, name), err)
+		return nil, toErrno(d.t.log, tree.ChildPath(d.path, name), err)
 	}
 	return d.child(ctx, e, out)
 }
@@ -69,7 +63,7 @@ func (d *dirNode) child(ctx context.Context, e index.Entry, out *fuse.EntryOut) 
 	if e.IsDir() {
 		dirAttr(&out.Attr, e.MTime)
 		out.Ino = ino
-		n := &dirNode{t: d.t, path: childPath(d.path, e.Name), mtime: e.MTime}
+		n := &dirNode{t: d.t, path: tree.ChildPath(d.path, e.Name), mtime: e.MTime}
 		return d.NewInode(ctx, n, fusefs.StableAttr{Mode: syscall.S_IFDIR, Ino: ino}), 0
 	}
 	var node fileNode

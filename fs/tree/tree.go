@@ -1,9 +1,9 @@
-package fs
+package tree
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"log/slog"
 	"strings"
 
 	"github.com/clipfs/clipfs/clipwriter"
@@ -17,25 +17,26 @@ import (
 type Tree struct {
 	db  *index.DB
 	out string // output root written into clip_location
-	log *slog.Logger
-	// passthrough serves blobs with FUSE passthrough (set by Mount).
-	passthrough bool
-	// live: the index changes while mounted (MountOptions.Live).
-	live bool
 }
 
-// NewTree serves db; out is the output path metas name in clip_location
+// New serves db; out is the output path metas name in clip_location
 // (normally the mountpoint or export folder, absolute, no trailing slash).
-// log may be nil.
-func NewTree(db *index.DB, out string, log *slog.Logger) *Tree {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+func New(db *index.DB, out string) *Tree {
 	if out != "/" {
 		out = strings.TrimSuffix(out, "/")
 	}
-	return &Tree{db: db, out: out, log: log}
+	return &Tree{db: db, out: out}
 }
+
+// ChildPath is the path of name inside folder dir.
+func ChildPath(dir, name string) string {
+	if dir == "" {
+		return name
+	}
+	return dir + "/" + name
+}
+
+func isNotFound(err error) bool { return errors.Is(err, index.ErrNotFound) }
 
 // DB is the index the tree serves.
 func (t *Tree) DB() *index.DB { return t.db }
@@ -59,6 +60,12 @@ func (t *Tree) BlobLocalPath(e index.Entry) (path string, ok bool) { return t.db
 func (t *Tree) OpenBlob(ctx context.Context, e index.Entry) (index.BlobReader, error) {
 	return t.db.OpenBlob(ctx, e.Ref)
 }
+
+// VerifyBlob checks the bytes behind a blob entry against the digest
+// recorded when it was adopted (index.DB.VerifyBlob: the blob is read once
+// per process, the verdict kept); bytes that differ give an error wrapping
+// index.ErrCorrupt.
+func (t *Tree) VerifyBlob(e index.Entry) error { return t.db.VerifyBlob(e.Ref) }
 
 // Size is the exact byte size of a file entry. Generated files other than
 // pickles are rendered to learn it.
@@ -184,7 +191,7 @@ func (t *Tree) renderParquet(ref string) ([]byte, error) {
 }
 
 // packArray converts a stored embedding to a numpy array description; a
-// malformed vector is an error (EIO), never a panic in the mount.
+// malformed vector is an error (EIO in a mount), never a panic.
 func packArray(e index.Embedding) (pack.Array, error) {
 	return pack.NewArray(e.DType, e.Shape, e.Data)
 }

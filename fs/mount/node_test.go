@@ -1,27 +1,27 @@
-package fs
+package mount
 
 import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
 	"log/slog"
-	"math"
 	"os"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/clipfs/clipfs/fs/tree"
+	"github.com/clipfs/clipfs/fs/tree/treetest"
 	"github.com/clipfs/clipfs/index"
 	"github.com/clipfs/clipfs/pack"
-	"github.com/google/uuid"
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 )
 
 // fixture is an index with one video of nclips clips (every third filtered),
-// iv2 embeddings on the passed ones, and a raw FUSE filesystem over it.
+// iv2 embeddings on the passed ones (treetest.Index), and a raw FUSE
+// filesystem over it.
 type fixture struct {
 	db    *index.DB
 	raw   fuse.RawFileSystem
@@ -35,82 +35,15 @@ func newFixture(t *testing.T, nclips int) *fixture { return newFixtureOver(t, nc
 // index's own folder).
 func newFixtureOver(t *testing.T, nclips int, store index.BlobStore) *fixture {
 	t.Helper()
-	db, err := index.Open(filepath.Join(t.TempDir(), "db"), index.Options{Create: true, Blobs: store})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	src := "/videos/a b/ü.mp4"
-	v := index.VideoRecord{Source: src, Rel: "a b/ü.mp4", Fingerprint: "x", Width: 640, Height: 360, FrameRate: 25,
-		NumFrames: 250 * nclips, Duration: 10 * float64(nclips), VideoCodec: "h264", PixelFormat: "yuv420p",
-		NumTotalClips: nclips, NumClipChunks: 1, CuratedAt: 1700000000}
-	const perChunk = 32
-	v.NumClipChunks = (nclips + perChunk - 1) / perChunk
-	var blobs []index.Blob
-	for i := range min(nclips, 10) {
-		p := db.TempPath(".mp4")
-		os.WriteFile(p, bytes.Repeat([]byte{byte(i)}, 1000+i), 0o644)
-		b, err := db.AdoptBlob(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		blobs = append(blobs, b)
-	}
-	var first index.ChunkRecord
-	var all []index.ClipRecord
-	for i0 := 0; i0 < nclips; i0 += perChunk {
-		ci := i0 / perChunk
-		ch := index.ChunkRecord{ID: uuid.NewSHA1(uuid.NameSpaceURL, fmt.Appendf(nil, "%s_%d", src, ci)), Source: src, Index: ci}
-		cc := commitClips(t, db, v, ch, i0, min(nclips, i0+perChunk), blobs)
-		if ci == 0 {
-			first = cc.Chunk
-		}
-		all = append(all, cc.Clips...)
-	}
+	return fixtureOf(treetest.New(t, nclips, store))
+}
+
+// fixtureOf serves ix through a raw FUSE filesystem, without mounting.
+func fixtureOf(ix treetest.Index) *fixture {
 	sec := time.Second
-	raw := fusefs.NewNodeFS(NewRoot(NewTree(db, "/mnt/out", nil)), &fusefs.Options{EntryTimeout: &sec, AttrTimeout: &sec})
+	raw := fusefs.NewNodeFS(NewRoot(tree.New(ix.DB, "/mnt/out"), nil), &fusefs.Options{EntryTimeout: &sec, AttrTimeout: &sec})
 	raw.Init(nil)
-	return &fixture{db: db, raw: raw, clips: all, chunk: first}
-}
-
-func commitClips(t *testing.T, db *index.DB, v index.VideoRecord, ch index.ChunkRecord, from, to int, blobs []index.Blob) index.ChunkCommit {
-	t.Helper()
-	src := v.Source
-	cc := index.ChunkCommit{Video: v}
-	for i := from; i < to; i++ {
-		b := blobs[i%len(blobs)]
-		c := index.ClipRecord{ID: uuid.NewSHA1(uuid.NameSpaceURL, fmt.Appendf(nil, "%s_%d_%d", src, 250*i, 250*i+250)),
-			Source: src, Span: [2]float64{10 * float64(i), 10*float64(i) + 10}, WidthSource: 640, HeightSource: 360,
-			FrameRateSource: 25, Filtered: i%3 == 2, Windows: []index.Window{{Start: 0, End: 249}},
-			Media: &index.ClipMedia{Blob: b.Name, Width: 640, Height: 360, FrameRate: 25, NumFrames: 250, VideoCodec: "h264", NumBytes: b.Size}}
-		if c.Filtered {
-			ch.Filtered = append(ch.Filtered, c.ID)
-		} else {
-			ch.Clips = append(ch.Clips, c.ID)
-			vec := make([]byte, 4*512)
-			for j := range 512 {
-				binary.LittleEndian.PutUint32(vec[4*j:], math.Float32bits(float32(i)+float32(j)/512))
-			}
-			cc.Embeddings = append(cc.Embeddings, index.EmbeddingRecord{Prefix: "iv2", Clip: c.ID,
-				Embedding: index.Embedding{DType: "<f4", Shape: []int{1, 512}, Data: vec}})
-		}
-		cc.Clips = append(cc.Clips, c)
-	}
-	cc.Chunk = ch
-	if err := db.CommitChunk(cc); err != nil {
-		t.Fatal(err)
-	}
-	return cc
-}
-
-// localBlob is the local file of blob name.
-func localBlob(t *testing.T, db *index.DB, name string) string {
-	t.Helper()
-	p, ok := db.BlobLocalPath(name)
-	if !ok {
-		t.Fatalf("blob %s has no local file", name)
-	}
-	return p
+	return &fixture{db: ix.DB, raw: raw, clips: ix.Clips, chunk: ix.Chunk}
 }
 
 func (f *fixture) lookup(t *testing.T, parent uint64, name string) fuse.EntryOut {
@@ -254,7 +187,7 @@ func TestInodeNumbersStableAcrossInstances(t *testing.T) {
 	name := f.clips[0].ID.String() + ".json"
 	a := f.walk(t, "metas", "v0", name)
 	sec := time.Second
-	raw2 := fusefs.NewNodeFS(NewRoot(NewTree(f.db, "/mnt/out", nil)), &fusefs.Options{EntryTimeout: &sec})
+	raw2 := fusefs.NewNodeFS(NewRoot(tree.New(f.db, "/mnt/out"), nil), &fusefs.Options{EntryTimeout: &sec})
 	raw2.Init(nil)
 	f2 := &fixture{raw: raw2}
 	if b := f2.walk(t, "metas", "v0", name); a.Ino != b.Ino {
@@ -264,7 +197,7 @@ func TestInodeNumbersStableAcrossInstances(t *testing.T) {
 
 func TestGeneratedFilesExactSizeAndBytes(t *testing.T) {
 	f := newFixture(t, 4)
-	tree := NewTree(f.db, "/mnt/out", nil)
+	tr := tree.New(f.db, "/mnt/out")
 	c := f.clips[0]
 	cases := []struct {
 		path []string
@@ -280,7 +213,7 @@ func TestGeneratedFilesExactSizeAndBytes(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.path[len(tc.path)-1], func(t *testing.T) {
 			e := f.walk(t, tc.path...)
-			want, err := tree.Render(index.Entry{Name: tc.path[len(tc.path)-1], Kind: tc.kind, Ref: tc.ref})
+			want, err := tr.Render(index.Entry{Name: tc.path[len(tc.path)-1], Kind: tc.kind, Ref: tc.ref})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -294,7 +227,7 @@ func TestGeneratedFilesExactSizeAndBytes(t *testing.T) {
 			}
 		})
 	}
-	meta, _ := tree.Render(index.Entry{Kind: index.KindClipMeta, Ref: c.ID.String()})
+	meta, _ := tr.Render(index.Entry{Kind: index.KindClipMeta, Ref: c.ID.String()})
 	if !bytes.Contains(meta, []byte(`"clip_location": "/mnt/out/clips/`+c.ID.String()+`.mp4"`)) {
 		t.Errorf("clip_location not under the output path:\n%s", meta)
 	}
@@ -308,7 +241,7 @@ func TestBlobReadAndMissing(t *testing.T) {
 	f := newFixture(t, 3)
 	c := f.clips[1]
 	e := f.walk(t, "clips", c.ID.String()+".mp4")
-	want, _ := os.ReadFile(localBlob(t, f.db, c.Media.Blob))
+	want, _ := os.ReadFile(treetest.LocalBlob(t, f.db, c.Media.Blob))
 	if got := f.readAll(t, e.NodeId, e.Attr.Size, 333); !bytes.Equal(got, want) {
 		t.Fatalf("blob bytes differ")
 	}
@@ -331,11 +264,11 @@ func TestCorruptBlobIsEIO(t *testing.T) {
 	var logged bytes.Buffer
 	sec := time.Second
 	log := slog.New(slog.NewTextHandler(&logged, nil))
-	raw := fusefs.NewNodeFS(NewRoot(NewTree(f.db, "/mnt/out", log)), &fusefs.Options{EntryTimeout: &sec, AttrTimeout: &sec})
+	raw := fusefs.NewNodeFS(NewRoot(tree.New(f.db, "/mnt/out"), log), &fusefs.Options{EntryTimeout: &sec, AttrTimeout: &sec})
 	raw.Init(nil)
 	f.raw = raw
 	bad, good := f.clips[0], f.clips[1]
-	p := localBlob(t, f.db, bad.Media.Blob)
+	p := treetest.LocalBlob(t, f.db, bad.Media.Blob)
 	b, _ := os.ReadFile(p)
 	b[len(b)/2] ^= 1
 	os.WriteFile(p, b, 0o644)
@@ -351,7 +284,7 @@ func TestCorruptBlobIsEIO(t *testing.T) {
 		t.Errorf("want one warning naming %s, got:\n%s", name, logged.String())
 	}
 	g := f.walk(t, "clips", good.ID.String()+".mp4")
-	want, _ := os.ReadFile(localBlob(t, f.db, good.Media.Blob))
+	want, _ := os.ReadFile(treetest.LocalBlob(t, f.db, good.Media.Blob))
 	if got := f.readAll(t, g.NodeId, g.Attr.Size, 4096); !bytes.Equal(got, want) {
 		t.Fatal("a sound blob was not served")
 	}
