@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"sync"
 
 	"github.com/clipfs/clipfs/curate/fault"
 	"github.com/clipfs/clipfs/index"
@@ -71,23 +72,14 @@ func (s *LocalSink) Commit(ctx context.Context, res *ChunkResult) error {
 	if err := s.Room(); err != nil {
 		return err
 	}
-	var adopted []string
+	adopted, err := s.adoptAll(ctx, res)
+	if err != nil {
+		return err
+	}
 	undo := func() {
 		for _, name := range adopted {
 			s.db.DiscardBlob(name)
 		}
-	}
-	for _, sb := range res.Blobs {
-		if err := ctx.Err(); err != nil {
-			undo()
-			return err
-		}
-		b, err := s.adopt(sb)
-		if err != nil {
-			undo()
-			return storeFailed(res.Video.Source, err)
-		}
-		adopted = append(adopted, b.Name)
 	}
 	cc := index.ChunkCommit{Video: res.Video, Chunk: *res.Chunk, Clips: res.Clips,
 		Embeddings: res.Embeddings, Samples: res.Samples, Limits: s.limits}
@@ -96,6 +88,56 @@ func (s *LocalSink) Commit(ctx context.Context, res *ChunkResult) error {
 		return err
 	}
 	return nil
+}
+
+// adopting is how many staged files of a chunk are adopted at once: a
+// store in object storage uploads each, and one at a time would leave the
+// link idle between requests.
+const adopting = 4
+
+// adoptAll adopts res's staged files, adopting at a time. On failure the
+// files adopted so far are discarded and the error is the first one, as an
+// *fault.EnvError for the video.
+func (s *LocalSink) adoptAll(ctx context.Context, res *ChunkResult) ([]string, error) {
+	var (
+		mu       sync.Mutex
+		adopted  []string
+		firstErr error
+		wg       sync.WaitGroup
+		slots    = make(chan struct{}, adopting)
+	)
+	for _, sb := range res.Blobs {
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			mu.Lock()
+			failed := firstErr != nil
+			mu.Unlock()
+			if failed {
+				return
+			}
+			err := ctx.Err()
+			var b index.Blob
+			if err == nil {
+				b, err = s.adopt(sb)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil && firstErr == nil {
+				firstErr = storeFailed(res.Video.Source, err)
+			} else if err == nil {
+				adopted = append(adopted, b.Name)
+			}
+		})
+	}
+	wg.Wait()
+	if firstErr != nil {
+		for _, name := range adopted {
+			s.db.DiscardBlob(name)
+		}
+		return nil, firstErr
+	}
+	return adopted, nil
 }
 
 // adopt makes one staged file a blob under its name.

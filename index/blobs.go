@@ -83,6 +83,9 @@ func (db *DB) sweep() error {
 	var orphans []string
 	err := db.kv.View(func(txn *badger.Txn) error {
 		return db.blobs.List(ctx, func(b BlobInfo) error {
+			if b.Name == ownerBlob {
+				return nil
+			}
 			_, gerr := txn.Get(blobKey(b.Name))
 			if errors.Is(gerr, badger.ErrKeyNotFound) {
 				_, gerr = txn.Get(shardBlobKey(b.Name)) // held by a sealed shard

@@ -1,6 +1,7 @@
 package index
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -26,6 +27,12 @@ type Options struct {
 	// folder, NewFolderStore(DIR/blobs). Open sweeps it of blobs no key
 	// references (unless ReadOnly), so a store holds one database's blobs.
 	Blobs BlobStore
+	// BlobsURI names Blobs ("s3://bucket/prefix"). A new database records
+	// it (DB/STORE) and claims the store; later opens must name the same
+	// store (StoreURI says which), and a store claimed by another database
+	// is refused (ErrStoreMismatch). "" with Blobs set: a store of tests,
+	// neither recorded nor claimed.
+	BlobsURI string
 }
 
 // DB is an open clipfs database.
@@ -54,7 +61,8 @@ func Open(dir string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("index: %s: %w", dir, err)
 	}
-	if err := prepareDir(abs, opts); err != nil {
+	created, err := prepareDir(abs, opts)
+	if err != nil {
 		return nil, err
 	}
 	bo := badger.DefaultOptions(filepath.Join(abs, "badger")).
@@ -84,6 +92,12 @@ func Open(dir string, opts Options) (*DB, error) {
 	if blobs == nil {
 		blobs = NewFolderStore(filepath.Join(abs, "blobs"))
 	}
+	if opts.Blobs != nil && opts.BlobsURI != "" || opts.Blobs == nil {
+		if err := checkStore(context.Background(), abs, opts, created); err != nil {
+			kv.Close()
+			return nil, err
+		}
+	}
 	db := &DB{dir: abs, kv: kv, log: log, readOnly: opts.ReadOnly, blobs: blobs}
 	if !opts.ReadOnly {
 		if err := db.sweep(); err != nil {
@@ -94,36 +108,38 @@ func Open(dir string, opts Options) (*DB, error) {
 	return db, nil
 }
 
-func prepareDir(dir string, opts Options) error {
+// prepareDir makes sure dir holds a database, making a new one when
+// asked; created reports that it did.
+func prepareDir(dir string, opts Options) (created bool, err error) {
 	st, err := os.Stat(dir)
 	switch {
 	case errors.Is(err, os.ErrNotExist) && opts.Create && !opts.ReadOnly:
 		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return fmt.Errorf("index: %s: %w", dir, err)
+			return false, fmt.Errorf("index: %s: %w", dir, err)
 		}
 	case errors.Is(err, os.ErrNotExist):
-		return fmt.Errorf("index: %s: %w", dir, ErrNoDatabase)
+		return false, fmt.Errorf("index: %s: %w", dir, ErrNoDatabase)
 	case err != nil:
-		return fmt.Errorf("index: %s: %w", dir, err)
+		return false, fmt.Errorf("index: %s: %w", dir, err)
 	case !st.IsDir():
-		return fmt.Errorf("index: %s: not a folder", dir)
+		return false, fmt.Errorf("index: %s: not a folder", dir)
 	}
 	m := filepath.Join(dir, marker)
 	if _, err := os.Stat(m); err == nil {
-		return nil
+		return false, nil
 	}
 	if !opts.Create || opts.ReadOnly {
-		return fmt.Errorf("index: %s: %w", dir, ErrNoDatabase)
+		return false, fmt.Errorf("index: %s: %w", dir, ErrNoDatabase)
 	}
 	if ents, _ := os.ReadDir(dir); len(ents) > 0 {
-		return fmt.Errorf("index: %s: folder is not empty and holds no clipfs database", dir)
+		return false, fmt.Errorf("index: %s: folder is not empty and holds no clipfs database", dir)
 	}
 	for _, sub := range []string{"badger", "blobs", "tmp"} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
-			return fmt.Errorf("index: %s: %w", dir, err)
+			return false, fmt.Errorf("index: %s: %w", dir, err)
 		}
 	}
-	return os.WriteFile(m, []byte("clipfs database v1\n"), 0o644)
+	return true, os.WriteFile(m, []byte("clipfs database v1\n"), 0o644)
 }
 
 func translateOpenError(dir string, err error) error {
