@@ -81,7 +81,7 @@ func (db *DB) sweep() error {
 	os.MkdirAll(tmp, 0o755)
 	ctx := context.Background()
 	var orphans []string
-	err := db.kv.View(func(txn *badger.Txn) error {
+	err := db.view(func(txn *badger.Txn) error {
 		return db.blobs.List(ctx, func(b BlobInfo) error {
 			if b.Name == ownerBlob {
 				return nil

@@ -33,7 +33,13 @@ func (c Change) Path() string {
 // nil). Batches follow commit order; fn runs on one goroutine and commits
 // are not held up while it runs (changes made meanwhile arrive in the next
 // batch). A batch may name an entry more than once.
+//
+// On a replica the batches are the increments it applies (and, after it
+// re-bootstraps, the entries that differ from what it served before).
 func (db *DB) WatchTree(ctx context.Context, fn func([]Change)) error {
+	if db.feed != nil {
+		return db.feed.watch(ctx, fn)
+	}
 	// Badger's subscriber callback runs under its publisher's lock: it only
 	// hands the keys over; a goroutine of ours reads records and calls fn,
 	// so a slow fn never holds up commits.
@@ -117,4 +123,66 @@ func (db *DB) changesOf(key, val []byte) []Change {
 		return []Change{{Dir: p[:i], Name: p[i+1:]}}
 	}
 	return nil
+}
+
+// treeFeed is a replica's change feed. A replica does not take its changes
+// from Badger's publisher, although DB.Load reaches it: the publisher
+// hands them over while the load is still running, and a re-bootstrap
+// swaps in another store. The replica publishes each batch itself once
+// readers see it.
+type treeFeed struct {
+	mu   sync.Mutex
+	subs map[*feedSub]struct{}
+}
+
+type feedSub struct {
+	mu      sync.Mutex
+	pending []Change
+	wake    chan struct{}
+}
+
+func newTreeFeed() *treeFeed { return &treeFeed{subs: map[*feedSub]struct{}{}} }
+
+// publish hands cs to every watcher; it never waits for one.
+func (f *treeFeed) publish(cs []Change) {
+	if len(cs) == 0 {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for s := range f.subs {
+		s.mu.Lock()
+		s.pending = append(s.pending, cs...)
+		s.mu.Unlock()
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (f *treeFeed) watch(ctx context.Context, fn func([]Change)) error {
+	s := &feedSub{wake: make(chan struct{}, 1)}
+	f.mu.Lock()
+	f.subs[s] = struct{}{}
+	f.mu.Unlock()
+	defer func() {
+		f.mu.Lock()
+		delete(f.subs, s)
+		f.mu.Unlock()
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.wake:
+		}
+		s.mu.Lock()
+		cs := s.pending
+		s.pending = nil
+		s.mu.Unlock()
+		if len(cs) > 0 {
+			fn(cs)
+		}
+	}
 }

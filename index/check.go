@@ -66,7 +66,7 @@ func (db *DB) Check(ctx context.Context, opts CheckOptions, report func(Problem)
 	c := &checker{db: db, ctx: ctx, opts: opts, report: report,
 		blobs: map[string]*blobUse{}, clips: map[uuid.UUID]*clipFacts{}, chunks: map[uuid.UUID]bool{},
 		videos: map[string]bool{}, dirs: map[string]bool{"": true}, shardEntries: map[int]int64{}}
-	err := db.kv.View(func(txn *badger.Txn) error {
+	err := db.view(func(txn *badger.Txn) error {
 		for _, step := range []func(*badger.Txn) error{c.blobKeys, c.videoRecords, c.chunkRecords, c.clipRecords, c.treeEntries, c.shards} {
 			if err := step(txn); err != nil {
 				return err

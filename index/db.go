@@ -38,7 +38,9 @@ type Options struct {
 // DB is an open clipfs database.
 type DB struct {
 	dir      string
-	kv       *badger.DB
+	kv       *badger.DB // nil in a replica, whose store is behind gate
+	gate     *kvGate    // a replica's store (view); nil for a database opened with Open
+	feed     *treeFeed  // a replica's change feed (WatchTree); nil with Open
 	log      *slog.Logger
 	readOnly bool
 	blobs    BlobStore
@@ -65,16 +67,9 @@ func Open(dir string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	bo := badger.DefaultOptions(filepath.Join(abs, "badger")).
-		WithLogger(badgerLogger{log}).
+	bo := badgerOptions(filepath.Join(abs, "badger"), log).
 		WithSyncWrites(true).
-		WithReadOnly(opts.ReadOnly).
-		WithNumVersionsToKeep(1).
-		WithMemTableSize(64 << 20). // a chunk commit must fit one transaction (~9 MiB)
-		WithBlockCacheSize(32 << 20).
-		WithIndexCacheSize(16 << 20).
-		WithValueThreshold(4 << 10).
-		WithCompactL0OnClose(false)
+		WithReadOnly(opts.ReadOnly)
 	if !opts.ReadOnly {
 		// Badger's first writes happen in Open (a new log file's header).
 		var st syscall.Statfs_t
@@ -106,6 +101,18 @@ func Open(dir string, opts Options) (*DB, error) {
 		}
 	}
 	return db, nil
+}
+
+// badgerOptions are the store's settings, the owner's and a replica's.
+func badgerOptions(dir string, log *slog.Logger) badger.Options {
+	return badger.DefaultOptions(dir).
+		WithLogger(badgerLogger{log}).
+		WithNumVersionsToKeep(1).
+		WithMemTableSize(64 << 20). // a chunk commit must fit one transaction (~9 MiB)
+		WithBlockCacheSize(32 << 20).
+		WithIndexCacheSize(16 << 20).
+		WithValueThreshold(4 << 10).
+		WithCompactL0OnClose(false)
 }
 
 // prepareDir makes sure dir holds a database, making a new one when
@@ -160,8 +167,13 @@ func firstLine(s string) string {
 // Dir is the database folder (absolute).
 func (db *DB) Dir() string { return db.dir }
 
-// Close flushes and closes the database.
+// Close flushes and closes the database. A replica's database closes once
+// its reads are done; Replica.Close does that too, after a poll in
+// progress, and releases the replica's folder.
 func (db *DB) Close() error {
+	if db.gate != nil {
+		return db.gate.close()
+	}
 	if err := db.kv.Close(); err != nil {
 		return fmt.Errorf("index: close %s: %v", db.dir, err)
 	}

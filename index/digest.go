@@ -166,7 +166,7 @@ func (db *DB) VerifyBlob(name string) error {
 	return db.verdicts.verify(name, func() (blobDigest, bool, error) {
 		var d blobDigest
 		var ok bool
-		err := db.kv.View(func(txn *badger.Txn) (err error) {
+		err := db.view(func(txn *badger.Txn) (err error) {
 			d, ok, err = recordedDigest(txn, name)
 			return err
 		})

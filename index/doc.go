@@ -21,6 +21,51 @@
 // DB.OpenBlob. Every store runs the conformance test in index/blobtest,
 // the one package under index, which imports index only.
 //
+// # Replication
+//
+// The owner replicates the database through an object store: a BlobStore
+// of its own (PREFIX/index/ beside the blobs; never the blob store, whose
+// sweep would remove what no key names) holding Badger's backup stream:
+//
+//	manifest-<seq>.json   ReplicationManifest: base, increments (since, version) in order, sizes, SHA-256s
+//	base-<seq>.backup     a full backup (Badger's format), put by publish seq
+//	incr-<seq>.backup     every change after the version before it, put by publish seq
+//
+// seq is twelve digits, counts publishes and is never used twice (a failed
+// publish uses one up).
+//
+// Publisher.Publish (publish.go) puts an increment, or a fresh base (first
+// publish, RebaseAfter, RebaseRatio, or changes this process cannot vouch
+// for), then the manifest naming it; objects no manifest names go Retain
+// later. A Replica (replica.go, replica_apply.go, replica_changes.go)
+// serves a copy of its own:
+//
+//	DIR/state.json    the store in use, its base and version, an increment being applied
+//	DIR/kv-NNNNNN/    a Badger store loaded from the objects (a new one per rebuild)
+//	DIR/tmp/          objects being fetched
+//	DIR/LOCK          held by the process serving the replica
+//
+// Invariants of replication:
+//
+//   - An object holds whole transactions: it is streamed at one read
+//     timestamp (writeBackup; DB.Backup's eight goroutines would each take
+//     their own).
+//   - An increment starts at the version the object before it ended at,
+//     unchanged (Backup writes versions above since).
+//   - A manifest is put after every object it names; no name is put twice.
+//   - While a Publisher is open no tombstone newer than the last published
+//     version is compacted away (its held read transaction); a publisher
+//     goes on from a manifest only if nothing was committed since its
+//     version, and rebases otherwise.
+//   - No read of a replica starts while DB.Load applies an increment
+//     (gate.go): a read sees the increment whole or not at all. A rebuild
+//     loads a new store no one reads and swaps it in.
+//   - state.json names a complete store; a crash during an apply, or a
+//     store that does not open, means a rebuild. A replica's DB refuses
+//     every write (ErrReadOnly).
+//   - WatchTree on a replica reports an applied increment's entries once
+//     they are readable, and after a rebuild the entries that differ.
+//
 // # Key layout
 //
 // Keys are prefixed by kind so that every directory of the served tree is one

@@ -21,7 +21,7 @@ func openTemp(t *testing.T) *DB {
 }
 
 // writeBlob adopts a blob holding content.
-func writeBlob(t *testing.T, db *DB, content string) Blob {
+func writeBlob(t testing.TB, db *DB, content string) Blob {
 	t.Helper()
 	p := db.TempPath(".mp4")
 	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
@@ -45,7 +45,7 @@ func testCommit(t *testing.T, db *DB, source, fp string, index, nclips int) Chun
 
 // testChunk builds (without committing) a chunk of nclips clips with their
 // blobs; clip 1 is filtered, the others carry an iv2 embedding.
-func testChunk(t *testing.T, db *DB, source, fp string, index, nclips int) ChunkCommit {
+func testChunk(t testing.TB, db *DB, source, fp string, index, nclips int) ChunkCommit {
 	t.Helper()
 	v := VideoRecord{Source: source, Rel: filepath.Base(source), Fingerprint: fp, NumClipChunks: 2, NumTotalClips: 2 * nclips, CuratedAt: 100}
 	ch := ChunkRecord{ID: uuid.NewSHA1(uuid.NameSpaceURL, fmt.Appendf(nil, "%s_%d", source, index)), Source: source, Index: index}

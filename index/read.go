@@ -30,7 +30,7 @@ func (db *DB) Clip(id uuid.UUID) (ClipRecord, error) {
 // Embedding returns the vector of algorithm prefix for clip.
 func (db *DB) Embedding(prefix string, clip uuid.UUID) (Embedding, error) {
 	var e Embedding
-	err := db.kv.View(func(txn *badger.Txn) error {
+	err := db.view(func(txn *badger.Txn) error {
 		item, err := txn.Get(embedKey(prefix, clip))
 		if err != nil {
 			return err
@@ -46,7 +46,7 @@ func (db *DB) Embedding(prefix string, clip uuid.UUID) (Embedding, error) {
 }
 
 func (db *DB) getJSON(key []byte, v any, what string) error {
-	return wrapRead(db.kv.View(func(txn *badger.Txn) error { return getJSON(txn, key, v) }), what)
+	return wrapRead(db.view(func(txn *badger.Txn) error { return getJSON(txn, key, v) }), what)
 }
 
 func wrapRead(err error, what string) error {
@@ -62,7 +62,7 @@ func wrapRead(err error, what string) error {
 // Lookup returns the entry name in folder dir ("" is the root).
 func (db *DB) Lookup(dir, name string) (Entry, error) {
 	var e Entry
-	err := db.kv.View(func(txn *badger.Txn) error {
+	err := db.view(func(txn *badger.Txn) error {
 		item, err := txn.Get(entryKey(dir, name))
 		if err != nil {
 			return err
@@ -80,7 +80,7 @@ func (db *DB) Lookup(dir, name string) (Entry, error) {
 func (db *DB) ReadDir(dir, after string, limit int) ([]Entry, error) {
 	prefix := dirPrefix(dir)
 	var out []Entry
-	err := db.kv.View(func(txn *badger.Txn) error {
+	err := db.view(func(txn *badger.Txn) error {
 		opts := badger.DefaultIteratorOptions
 		opts.Prefix = prefix
 		opts.PrefetchValues = false
@@ -115,7 +115,7 @@ func (db *DB) Videos(fn func(VideoRecord) error) error {
 // scanJSON calls fn with every JSON record under prefix, in key order,
 // inside one read transaction.
 func scanJSON[T any](db *DB, prefix string, fn func(T) error) error {
-	return db.kv.View(func(txn *badger.Txn) error {
+	return db.view(func(txn *badger.Txn) error {
 		opts := badger.DefaultIteratorOptions
 		opts.Prefix = []byte(prefix)
 		it := txn.NewIterator(opts)

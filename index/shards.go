@@ -293,7 +293,7 @@ func (db *DB) Shard(n int) (ShardHeader, error) {
 // while the shard is open).
 func (db *DB) ShardSamples(n int) ([]ShardSample, error) {
 	var out []ShardSample
-	err := db.kv.View(func(txn *badger.Txn) error {
+	err := db.view(func(txn *badger.Txn) error {
 		var h ShardHeader
 		if err := getJSON(txn, shardKey(n), &h); err != nil {
 			return err
@@ -383,7 +383,7 @@ func recountOpenShard(txn *badger.Txn) error {
 // it holds nothing yet).
 func (db *DB) OpenShardHeader() (ShardHeader, error) {
 	var h ShardHeader
-	err := db.kv.View(func(txn *badger.Txn) error {
+	err := db.view(func(txn *badger.Txn) error {
 		var err error
 		h, err = openShard(txn)
 		return err

@@ -50,6 +50,9 @@ func headroomError(dir string, sp Space) error {
 
 // update runs fn in a read-write transaction once there is Headroom.
 func (db *DB) update(fn func(txn *badger.Txn) error) error {
+	if db.readOnly {
+		return ErrReadOnly
+	}
 	if err := db.roomForBadger(); err != nil {
 		return err
 	}
