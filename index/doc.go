@@ -19,7 +19,8 @@
 // files says so through the optional LocalBlobStore (DB.BlobLocalPath),
 // which FUSE passthrough needs; every other caller reads through
 // DB.OpenBlob. Every store runs the conformance test in index/blobtest,
-// the one package under index, which imports index only.
+// which imports index only. index/s3store is the store over an S3 bucket
+// (it imports index only, and index never imports it).
 //
 // # Replication
 //

@@ -13,6 +13,8 @@ allowed='
 pack                       -
 index                      -
 index/blobtest             ^index$
+index/s3store              ^index$
+index/s3store/s3test       -
 clipwriter                 ^(index|pack)$
 clipwriter/clipwritertest  ^pack$
 curate/plan                -
@@ -34,7 +36,7 @@ fs/tree/treetest           ^index$
 fs/mount                   ^(fs/tree|index|pack|clipwriter)$
 cmd/clipfs                 ^(index|pack|clipwriter|fs/(tree|mount)|curate(/.*)?)$
 bench/.*                   ^(index|pack|clipwriter|fs/(tree|mount)|curate(/.*)?)$
-test                       ^(index|pack|clipwriter(/.*)?|fs/(tree(/treetest)?|mount)|curate(/.*)?)$
+test                       ^(index(/s3store(/s3test)?)?|pack|clipwriter(/.*)?|fs/(tree(/treetest)?|mount)|curate(/.*)?)$
 '
 $GO list -f '{{.ImportPath}} {{join .Imports " "}}' ./... | awk -v allowed="$allowed" '
 function bad(msg) { print "deps: " p " " msg; fail = 1 }
