@@ -34,7 +34,7 @@ curate/control             ^(index|curate|curate/(daemon|fault))$
 fs/tree                    ^(index|pack|clipwriter)$
 fs/tree/treetest           ^index$
 fs/mount                   ^(fs/tree|index|pack|clipwriter)$
-cmd/clipfs                 ^(index|pack|clipwriter|fs/(tree|mount)|curate(/.*)?)$
+cmd/clipfs                 ^(index(/(s3store|blobcache))?|pack|clipwriter|fs/(tree|mount)|curate(/.*)?)$
 bench/.*                   ^(index|pack|clipwriter|fs/(tree|mount)|curate(/.*)?)$
 test                       ^(index(/s3store(/s3test)?)?|pack|clipwriter(/.*)?|fs/(tree(/treetest)?|mount)|curate(/.*)?)$
 '

@@ -25,11 +25,11 @@ func runCheck(ctx context.Context, args []string, stderr io.Writer) error {
 	if len(pos) > 0 {
 		return usageError{fmt.Sprintf("check takes no arguments (got %q)", pos[0])}
 	}
-	db, err := index.Open(*dbDir, index.Options{ReadOnly: true, Logger: newLogger(stderr, false)})
+	db, err := openDB(ctx, *dbDir, "", index.Options{ReadOnly: true, Logger: newLogger(stderr, false)})
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer db.close()
 	f, ok := stderr.(*os.File)
 	line := &progressLine{w: stderr, terminal: ok && isTerminal(f)}
 	opts := index.CheckOptions{ReadData: *readData}

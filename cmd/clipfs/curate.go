@@ -40,17 +40,21 @@ func runCurate(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	defer loaded.Close()
 	cfg.Progress = progress
-	db, err := index.Open(co.db, index.Options{Create: true, Logger: log})
+	db, err := openDB(ctx, co.db, *co.store, index.Options{Create: true, Logger: log})
 	if err != nil {
 		if fault.Environmental(err) {
 			return unfinishedError{err}
 		}
 		return err
 	}
-	defer db.Close()
-	rep, err := curate.Run(ctx, db, co.tools, cfg)
+	defer db.close()
+	rep, err := curate.Run(ctx, db.DB, co.tools, cfg)
 	if err != nil && rep.Videos == 0 && len(rep.Failed) == 0 {
 		return err // nothing ran: the input itself is wrong
+	}
+	if perr := db.publish(context.WithoutCancel(ctx)); perr != nil {
+		fmt.Fprintf(stderr, "clipfs: %v; run again to publish it\n", perr)
+		return unfinishedError{perr}
 	}
 	unfinished := ""
 	if n := len(rep.Unfinished) + rep.NotStarted; n > 0 {
@@ -72,6 +76,7 @@ func runCurate(ctx context.Context, args []string, stderr io.Writer) error {
 type curateOptions struct {
 	cfg       curate.Config
 	db        string
+	store     *string
 	splitting *string
 	motion    *string
 	captions  *captionOptions
@@ -87,6 +92,7 @@ func curateFlags(fs *flag.FlagSet) *curateOptions {
 	fs.StringVar(&cfg.Input, "input", "", "folder of source videos, searched recursively (.mp4 .mov .avi .mkv .webm)")
 	fs.StringVar(&cfg.Input, "video-dir", "", "same as --input (NeMo Curator's name)")
 	fs.StringVar(&o.db, "db", "", "database folder (created if missing)")
+	o.store = addStoreFlag(fs)
 	stride := &cfg.Stride
 	fs.Float64Var(&stride.ClipLen, "fixed-stride-split-duration", stride.ClipLen, "clip length in seconds")
 	fs.Float64Var(&stride.Stride, "fixed-stride-stride", stride.Stride, "seconds between clip starts")

@@ -20,16 +20,16 @@ func runExport(ctx context.Context, args []string, stderr io.Writer) error {
 	if *dbDir == "" || *outDir == "" {
 		return usageError{"export needs --db DIR and --out DIR"}
 	}
-	db, err := index.Open(*dbDir, index.Options{ReadOnly: true, Logger: newLogger(stderr, false)})
+	db, err := openDB(ctx, *dbDir, "", index.Options{ReadOnly: true, Logger: newLogger(stderr, false)})
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer db.close()
 	out := absOrEmpty(*outPath)
 	if out == "" {
 		out = absOrEmpty(*outDir)
 	}
-	st, err := tree.Export(ctx, tree.New(db, out), *outDir, nil)
+	st, err := tree.Export(ctx, tree.New(db.DB, out), *outDir, nil)
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ func runImport(ctx context.Context, args []string, stderr io.Writer) error {
 	var verbose bool
 	fs.StringVar(&cfg.From, "from", "", "a ClipWriterStage output tree: NeMo Curator's output folder, or a clipfs export")
 	fs.StringVar(&dbDir, "db", "", "database folder (created if missing)")
+	store := addStoreFlag(fs)
 	fs.StringVar(&cfg.InputPath, "input-path", "", "the folder the source videos were under (NeMo's --input): check that each video's processed_videos file sits at its path below it")
 	lim := index.DefaultShardLimits()
 	fs.Int64Var(&lim.TargetBytes, "shard-target-bytes", lim.TargetBytes, "seal a WebDataset shard once its members reach this many bytes")
@@ -40,17 +41,21 @@ func runImport(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	log := newLogger(stderr, verbose)
 	cfg.Log = log
-	db, err := index.Open(dbDir, index.Options{Create: true, Logger: log})
+	db, err := openDB(ctx, dbDir, *store, index.Options{Create: true, Logger: log})
 	if err != nil {
 		if fault.Environmental(err) {
 			return unfinishedError{err}
 		}
 		return err
 	}
-	defer db.Close()
-	rep, err := importer.Import(ctx, db, cfg)
+	defer db.close()
+	rep, err := importer.Import(ctx, db.DB, cfg)
 	if err != nil && rep.Videos == 0 && len(rep.Failed) == 0 {
 		return err // nothing ran: the tree itself is wrong
+	}
+	if perr := db.publish(context.WithoutCancel(ctx)); perr != nil {
+		fmt.Fprintf(stderr, "clipfs: %v; run the import again to publish it\n", perr)
+		return unfinishedError{perr}
 	}
 	fmt.Fprintf(stderr, "clipfs: %d videos: %d imported, %d up to date; %d chunks, %d clips, %d embeddings committed; %d files failed\n",
 		rep.Videos, rep.Imported, rep.UpToDate, rep.Chunks, rep.Clips, rep.Embeddings, len(rep.Failed))

@@ -33,12 +33,12 @@ func runMount(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 	}
 	log := newLogger(stderr, *verbose)
-	db, err := index.Open(*dbDir, index.Options{ReadOnly: true, Logger: log})
+	db, err := openDB(ctx, *dbDir, "", index.Options{ReadOnly: true, Logger: log})
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	srv, err := mount.Mount(db, pos[0], mount.Options{Out: absOrEmpty(*out), Debug: *debug, NoPassthrough: *noPassthrough, AllowOther: *allowOther, Logger: log})
+	defer db.close()
+	srv, err := mount.Mount(db.DB, pos[0], mount.Options{Out: absOrEmpty(*out), Debug: *debug, NoPassthrough: *noPassthrough, AllowOther: *allowOther, Logger: log})
 	if err != nil {
 		return err
 	}

@@ -68,7 +68,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	defer loaded.Close()
 
-	db, err := index.Open(dbDir, index.Options{Create: true, Logger: log})
+	db, err := openDB(ctx, dbDir, *co.store, index.Options{Create: true, Logger: log})
 	if errors.Is(err, index.ErrLocked) {
 		return fmt.Errorf("%w (is a clipfs curate or mount using it? stop it first)", err)
 	} else if err != nil {
@@ -77,7 +77,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	closeDB := true // not while the FUSE server may still read it
 	defer func() {
 		if closeDB {
-			db.Close()
+			db.close()
 		}
 	}()
 	if *listen == "" {
@@ -95,18 +95,18 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 
 	m := newMetrics()
 	cfg.Observer = m
-	cur, err := curate.NewCurator(db, co.tools, cfg)
+	cur, err := curate.NewCurator(db.DB, co.tools, cfg)
 	if err != nil {
 		return err
 	}
-	d, err := daemon.New(daemon.Config{Curator: cur, DB: db, Watch: *watchInput, Settle: *settle, OpenWrite: *openWrite,
+	d, err := daemon.New(daemon.Config{Curator: cur, DB: db.DB, Watch: *watchInput, Settle: *settle, OpenWrite: *openWrite,
 		Rescan: *rescan, Videos: *videos, SealAfter: *sealAfter, StopGrace: *stopGrace, Log: log})
 	if err != nil {
 		return err
 	}
 	m.follow(d)
 
-	srv, err := mount.Mount(db, *mnt, mount.Options{Out: absOrEmpty(*out), NoPassthrough: *noPassthrough, AllowOther: *allowOther, Logger: log,
+	srv, err := mount.Mount(db.DB, *mnt, mount.Options{Out: absOrEmpty(*out), NoPassthrough: *noPassthrough, AllowOther: *allowOther, Logger: log,
 		Live: true, Observe: m.fuseOp})
 	if err != nil {
 		return err
@@ -157,7 +157,13 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 	}()
 
+	// A database in object storage publishes its index within 5 s
+	// of a commit (publishInterval), for mounts elsewhere; once more at the end.
+	go db.publishEvery(work, publishInterval, log.Warn)
 	runErr := d.Run(work)
+	if err := db.publish(context.WithoutCancel(ctx)); err != nil {
+		log.Warn(err.Error())
+	}
 	log.Info("curation stopped; unmounting " + srv.Mountpoint)
 	shutdown, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	api.Shutdown(shutdown)

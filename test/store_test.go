@@ -1,0 +1,63 @@
+package test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/clipfs/clipfs/index/s3store/s3test"
+)
+
+// useS3 starts a SeaweedFS and points clipfs processes at it (the AWS_*
+// variables, which the child processes inherit).
+func useS3(t *testing.T) *s3test.Server {
+	t.Helper()
+	srv := s3test.Start(t)
+	for _, kv := range srv.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	return srv
+}
+
+// TestCurateIntoObjectStorage: curating with --store keeps no clip media in
+// the database folder, and the database (which remembers its store) exports
+// and checks through the bucket exactly as a local run does.
+func TestCurateIntoObjectStorage(t *testing.T) {
+	videos := sampleVideos(t, true)
+	srv := useS3(t)
+	uri := srv.URI("run1")
+	dbS := filepath.Join(t.TempDir(), "dbS")
+	mustClipfs(t, 0, "curate", "--input", videos, "--db", dbS, "--store", uri, "--generate-previews", "--workers", workers())
+	for _, sub := range []string{"blobs", "tmp"} {
+		n := 0
+		filepath.WalkDir(filepath.Join(dbS, sub), func(p string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				n++
+			}
+			return nil
+		})
+		if n > 0 {
+			t.Errorf("%d files left in the database's %s/ folder", n, sub)
+		}
+	}
+	dbL := filepath.Join(t.TempDir(), "dbL")
+	mustClipfs(t, 0, "curate", "--input", videos, "--db", dbL, "--generate-previews", "--workers", workers())
+	want := hashTree(t, exportTree(t, dbL, "/out"))
+	got := hashTree(t, exportTree(t, dbS, "/out"))
+	sameTree(t, "export of the --store database vs a local one", want, got, nil)
+
+	r := mustClipfs(t, 0, "check", "--db", dbS, "--read-data")
+	if !strings.Contains(r.stderr, " 0 problems") {
+		t.Errorf("check of the --store database:\n%s", r.stderr)
+	}
+	// The database remembers its store: another one, or none, is refused.
+	if r := clipfs(t, "curate", "--input", videos, "--db", dbS, "--store", srv.URI("other")); r.code == 0 || !strings.Contains(r.stderr, "keeps its blobs in "+uri) {
+		t.Errorf("curate with another --store: exit %d\n%s", r.code, r.stderr)
+	}
+	// A second database cannot take over a store that holds another's blobs.
+	if r := clipfs(t, "curate", "--input", videos, "--db", filepath.Join(t.TempDir(), "dbX"), "--store", uri); r.code == 0 || !strings.Contains(r.stderr, "holds the blobs of another database") {
+		t.Errorf("a second database on the same store: exit %d\n%s", r.code, r.stderr)
+	}
+}
