@@ -13,6 +13,7 @@ allowed='
 pack                       -
 index                      -
 index/blobtest             ^index$
+index/blobcache            ^index$
 clipwriter                 ^(index|pack)$
 clipwriter/clipwritertest  ^pack$
 curate/plan                -
