@@ -2,8 +2,11 @@ package index
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 )
 
 // BlobStore keeps the database's immutable blobs by name: a folder of files
@@ -58,6 +61,20 @@ type LocalBlobStore interface {
 	LocalPath(name string) (path string, ok bool)
 }
 
+// FetchingBlobStore is the optional capability of a store that can bring a
+// whole blob into a local file on demand: a cache in front of an object
+// store (index/blobcache). The mount then serves the file as it serves a
+// LocalBlobStore's, by passthrough.
+type FetchingBlobStore interface {
+	// Fetch makes blob name whole in a local file, its size checked, and
+	// returns the file's path; a missing blob gives an error matching
+	// fs.ErrNotExist. ok is false, with a nil error, when the store keeps no
+	// local copy of this blob (too large for its cache): read it through
+	// Open. The file may be removed later to make room, so open it at
+	// once; one gone before it was opened is fetched again.
+	Fetch(ctx context.Context, name string) (path string, ok bool, err error)
+}
+
 // OpenBlob opens blob name through the database's store; a missing blob
 // gives an error matching fs.ErrNotExist. Close the reader when done.
 func (db *DB) OpenBlob(ctx context.Context, name string) (BlobReader, error) {
@@ -78,9 +95,63 @@ func (db *DB) BlobLocalPath(name string) (path string, ok bool) {
 	return "", false
 }
 
+// FetchBlob is the local file that holds blob name: the store's own
+// (LocalBlobStore, with no call beyond LocalPath), or one the store fetches
+// it into (FetchingBlobStore). ok is false, with a nil error, when there is
+// none: read the blob through OpenBlob. A fetched file may be removed to
+// make room later; OpenBlobFile opens it at once and fetches again if so.
+func (db *DB) FetchBlob(ctx context.Context, name string) (path string, ok bool, err error) {
+	if l, is := db.blobs.(LocalBlobStore); is {
+		if p, ok := l.LocalPath(name); ok {
+			return p, true, nil
+		}
+	}
+	f, is := db.blobs.(FetchingBlobStore)
+	if !is {
+		return "", false, nil
+	}
+	p, ok, err := f.Fetch(ctx, name)
+	if err != nil {
+		return "", false, fmt.Errorf("index: blob %s: %w", name, err)
+	}
+	return p, ok, nil
+}
+
+// OpenBlobFile opens the local file that holds blob name (FetchBlob): for a
+// LocalBlobStore exactly LocalPath and one open. A fetched file removed
+// before it could be opened is fetched once more. ok is false, with a nil
+// error, when there is no local file: read the blob through OpenBlob.
+func (db *DB) OpenBlobFile(ctx context.Context, name string) (f *os.File, ok bool, err error) {
+	_, fetching := db.blobs.(FetchingBlobStore)
+	for try := 0; ; try++ {
+		p, ok, err := db.FetchBlob(ctx, name)
+		if err != nil || !ok {
+			return nil, false, err
+		}
+		f, err := os.Open(p)
+		if err == nil {
+			return f, true, nil
+		}
+		if !fetching || try > 0 || !errors.Is(err, fs.ErrNotExist) {
+			return nil, false, err
+		}
+	}
+}
+
 // hashBlob is the size and SHA-256 of blob name's bytes as the store
-// serves them.
+// serves them: from the local file a fetching store brings it into, else
+// through its reader.
 func (db *DB) hashBlob(ctx context.Context, name string) (blobDigest, error) {
+	if _, fetching := db.blobs.(FetchingBlobStore); fetching {
+		f, ok, err := db.OpenBlobFile(ctx, name)
+		if err != nil {
+			return blobDigest{}, err
+		}
+		if ok {
+			defer f.Close()
+			return hashFile(f)
+		}
+	}
 	r, err := db.blobs.Open(ctx, name)
 	if err != nil {
 		return blobDigest{}, err

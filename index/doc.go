@@ -17,10 +17,16 @@
 // another. Staging stays local: TempPath is under DB/tmp, and AdoptBlob
 // hashes the file there before putting it. A store whose blobs are local
 // files says so through the optional LocalBlobStore (DB.BlobLocalPath),
-// which FUSE passthrough needs; every other caller reads through
-// DB.OpenBlob. Every store runs the conformance test in index/blobtest,
-// which imports index only. index/s3store is the store over an S3 bucket
-// (it imports index only, and index never imports it).
+// which FUSE passthrough needs; one that can bring a blob whole into a
+// local file on demand (a cache in front of an object store) through the
+// optional FetchingBlobStore. DB.FetchBlob and DB.OpenBlobFile give the
+// local file of either kind (LocalPath first, at no extra cost); every other
+// caller reads through DB.OpenBlob. Every store runs the conformance test
+// in index/blobtest. The packages under index import index only:
+// index/blobtest, and index/blobcache, the bounded on-disk cache that
+// wraps a remote store (a BlobStore and a FetchingBlobStore itself).
+// index/s3store is the store over an S3 bucket (it imports index only, and
+// index never imports it).
 //
 // # Replication
 //

@@ -32,13 +32,26 @@ type ShardContent struct {
 	blobs    []int         // the blob members' indices, in order
 	blobPos  []int         // member i's position in blobs (-1: a snapshot)
 	touched  []atomic.Bool // blobs[k] was read
+	ahead    []atomic.Bool // blobs[k]'s verification was started ahead of its read
 	last     atomic.Int64  // the position in blobs first read last
+	run      atomic.Int64  // blob members first read in order, in a row
+	maxAhead int           // members verified ahead of an in-order reader
 	files    *fileCache
 }
 
 // openBlobsPerShard is how many blobs a shard keeps open: enough for
 // readahead and a few concurrent readers, few enough for thousands of shards.
 const openBlobsPerShard = 8
+
+// Members verified ahead of a reader taking them in order: one for a store
+// of local files; for a store that fetches blobs (a cache in front of an
+// object store), verifying fetches, so the window doubles with each member
+// read in order up to maxFetchAhead members and fetchAheadBytes, and that
+// many fetches run at once.
+const (
+	maxFetchAhead   = 8
+	fetchAheadBytes = 64 << 20
+)
 
 // OpenShardContent loads shard n's member list.
 func (db *DB) OpenShardContent(n int) (*ShardContent, error) {
@@ -47,7 +60,10 @@ func (db *DB) OpenShardContent(n int) (*ShardContent, error) {
 		return nil, err
 	}
 	open := func(name string) (BlobReader, error) { return db.blobs.Open(context.Background(), name) }
-	c := &ShardContent{db: db, files: newFileCache(openBlobsPerShard, open)}
+	c := &ShardContent{db: db, files: newFileCache(openBlobsPerShard, open), maxAhead: 1}
+	if _, fetching := db.blobs.(FetchingBlobStore); fetching {
+		c.maxAhead = maxFetchAhead
+	}
 	for _, s := range samples {
 		for _, m := range s.Members {
 			c.Files = append(c.Files, ShardFile{Name: s.Key + "." + m.Ext, Ext: m.Ext, Clip: s.Clip, Size: m.Size, MTime: s.MTime})
@@ -63,6 +79,7 @@ func (db *DB) OpenShardContent(n int) (*ShardContent, error) {
 		}
 	}
 	c.touched = make([]atomic.Bool, len(c.blobs))
+	c.ahead = make([]atomic.Bool, len(c.blobs))
 	c.last.Store(-1) // reading the first blob member counts as in order
 	return c, nil
 }
@@ -95,22 +112,17 @@ func (c *ShardContent) ReadMember(i int, p []byte, off int64) (int, error) {
 }
 
 // verify checks blob member i before it is first read. A reader taking the
-// blob members in order (a tar or WebDataset stream) has the next one
-// verified in the background meanwhile, so that it need not wait for it. A
-// reader jumping about (wids) seldom reads two in a row, so it seldom sets
-// off the verification of a member it then skips.
+// blob members in order (a tar or WebDataset stream) has the next ones
+// verified in the background meanwhile, so that it need not wait for them
+// (aheadOf). A reader jumping about (wids) seldom reads two in a row, so it
+// seldom sets off the verification of a member it then skips.
 func (c *ShardContent) verify(i int) error {
 	pos := c.blobPos[i]
-	if !c.touched[pos].Swap(true) && c.last.Swap(int64(pos)) == int64(pos-1) && pos+1 < len(c.blobs) {
-		next := c.blobs[pos+1]
-		// Only with the member's own digest: it needs no index read, which
-		// could outlive the database.
-		if _, ok := memberDigest(c.members[next]); ok && !c.verified[next].Load() {
-			go func() {
-				if c.db.verifyMember(c.members[next]) == nil {
-					c.verified[next].Store(true)
-				}
-			}()
+	if !c.touched[pos].Swap(true) {
+		if c.last.Swap(int64(pos)) == int64(pos-1) {
+			c.verifyAhead(pos, c.run.Add(1))
+		} else {
+			c.run.Store(0)
 		}
 	}
 	if c.verified[i].Load() {
@@ -121,6 +133,30 @@ func (c *ShardContent) verify(i int) error {
 	}
 	c.verified[i].Store(true)
 	return nil
+}
+
+// verifyAhead starts the background verification of the blob members
+// after position pos, run members having been read in order: 1, 2, 4 ...
+// of them up to c.maxAhead (and fetchAheadBytes). Only members with their
+// own digest: it needs no index read, which could outlive the database.
+func (c *ShardContent) verifyAhead(pos int, run int64) {
+	n := c.maxAhead
+	if run < 4 {
+		n = min(n, 1<<(run-1))
+	}
+	var bytes int64
+	for k := pos + 1; k < len(c.blobs) && k <= pos+n && bytes < fetchAheadBytes; k++ {
+		next := c.blobs[k]
+		bytes += c.members[next].Size
+		if _, ok := memberDigest(c.members[next]); !ok || c.verified[next].Load() || c.ahead[k].Swap(true) {
+			continue
+		}
+		go func() {
+			if c.db.verifyMember(c.members[next]) == nil {
+				c.verified[next].Store(true)
+			}
+		}()
+	}
 }
 
 // Close closes the blobs the content keeps open.

@@ -15,6 +15,7 @@ index                      -
 index/blobtest             ^index$
 index/s3store              ^index$
 index/s3store/s3test       -
+index/blobcache            ^index$
 clipwriter                 ^(index|pack)$
 clipwriter/clipwritertest  ^pack$
 curate/plan                -

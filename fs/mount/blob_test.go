@@ -5,11 +5,14 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/clipfs/clipfs/fs/tree"
 	"github.com/clipfs/clipfs/fs/tree/treetest"
 	"github.com/clipfs/clipfs/index"
+	"github.com/clipfs/clipfs/index/blobcache"
 	"github.com/hanwen/go-fuse/v2/fuse"
 )
 
@@ -21,12 +24,26 @@ func newRemoteFixture(t *testing.T, nclips int) (*fixture, *index.FolderStore) {
 	return fixtureOf(ix), folder
 }
 
-// TestOpenBlobPicksHandle: a blob with a local file is served from it (by
-// the kernel with passthrough), one without through the store's reader,
-// passthrough or not.
+// newCachedFixture is newFixture over a cache in front of a store without
+// local files, keeping no copy of what is put: every blob is fetched.
+func newCachedFixture(t *testing.T, nclips int) (*fixture, *blobcache.Cache, *index.FolderStore) {
+	t.Helper()
+	folder := index.NewFolderStore(filepath.Join(t.TempDir(), "blobs"))
+	c, err := blobcache.New(treetest.RemoteStore{BlobStore: folder}, t.TempDir(), 1<<30, blobcache.Options{NoCopyOnPut: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return newFixtureOver(t, nclips, c), c, folder
+}
+
+// TestOpenBlobPicksHandle: a blob with a local file, or fetched whole into
+// one by a cache, is served from it (by the kernel with passthrough), one
+// without through the store's reader, passthrough or not.
 func TestOpenBlobPicksHandle(t *testing.T) {
 	local := newFixture(t, 1)
 	remote, _ := newRemoteFixture(t, 1)
+	cached, cache, _ := newCachedFixture(t, 1)
 	cases := []struct {
 		name        string
 		db          *index.DB
@@ -37,6 +54,8 @@ func TestOpenBlobPicksHandle(t *testing.T) {
 		{"local passthrough", local.db, true, "*mount.passthroughHandle"},
 		{"no local file", remote.db, false, "*mount.storeHandle"},
 		{"no local file, passthrough", remote.db, true, "*mount.storeHandle"},
+		{"cached", cached.db, false, "*mount.blobHandle"},
+		{"cached passthrough", cached.db, true, "*mount.passthroughHandle"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -54,6 +73,16 @@ func TestOpenBlobPicksHandle(t *testing.T) {
 			defer h.Release(context.Background())
 			if got := fmt.Sprintf("%T", h); got != tc.want {
 				t.Fatalf("handle %s, want %s", got, tc.want)
+			}
+			var f *os.File
+			switch h := h.(type) {
+			case *blobHandle:
+				f = h.f
+			case *passthroughHandle:
+				f = h.f
+			}
+			if tc.db == cached.db && !strings.HasPrefix(f.Name(), cache.Dir()) {
+				t.Fatalf("cached blob served from %s, outside the cache", f.Name())
 			}
 		})
 	}
@@ -106,5 +135,30 @@ func TestCorruptBlobThroughStoreReaderIsEIO(t *testing.T) {
 	var open fuse.OpenOut
 	if st := f.raw.Open(nil, &fuse.OpenIn{InHeader: fuse.InHeader{NodeId: e.NodeId}}, &open); st != fuse.EIO {
 		t.Fatalf("open of a corrupt blob: %v, want EIO", st)
+	}
+}
+
+// TestBlobReadThroughCache reads every clip of a store behind a cache in
+// pieces of several sizes: the first open fetches it whole, and the reads
+// come from the cache's file.
+func TestBlobReadThroughCache(t *testing.T) {
+	f, cache, folder := newCachedFixture(t, 4)
+	for _, c := range f.clips {
+		if c.Filtered {
+			continue
+		}
+		e := f.walk(t, "clips", c.ID.String()+".mp4")
+		want, err := os.ReadFile(treetest.FolderBlob(t, folder, c.Media.Blob))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, chunk := range []uint32{333, 4096, 1 << 20} {
+			if got := f.readAll(t, e.NodeId, e.Attr.Size, chunk); !bytes.Equal(got, want) {
+				t.Fatalf("%s in %d-byte pieces: %d bytes, want %d", c.ID, chunk, len(got), len(want))
+			}
+		}
+	}
+	if st := cache.Stats(); st.Files == 0 {
+		t.Fatalf("nothing fetched into the cache: %+v", st)
 	}
 }

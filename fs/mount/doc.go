@@ -20,9 +20,11 @@
 //   - Sizes reported by stat are exact: generated files are rendered before
 //     their size is reported, and blob sizes come from the index.
 //   - Blobs come from the index's blob store. Where it keeps them as local
-//     files (index.LocalBlobStore) they are served with FUSE passthrough
-//     when the kernel allows, else by pread through the page cache;
-//     otherwise every read goes through the store's ReaderAt (storeHandle).
+//     files (index.LocalBlobStore), or fetches them whole into local files
+//     on open (index.FetchingBlobStore: a cache in front of an object
+//     store), they are served with FUSE passthrough when the kernel allows,
+//     else by pread through the page cache; otherwise every read goes
+//     through the store's ReaderAt (storeHandle).
 //     Generated files use FOPEN_KEEP_CACHE.
 //   - Every error a node returns passes through toErrno (errno.go): not
 //     found is ENOENT, a cancelled context EINTR, anything else EIO, logged

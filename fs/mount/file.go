@@ -102,20 +102,20 @@ type blobFile interface {
 }
 
 // openBlob opens e's blob. Where the index's store keeps it as a local
-// file, that file: read by pread (blobHandle) or by the kernel itself
+// file, or fetches it whole into one (a cache in front of an object
+// store), that file: read by pread (blobHandle) or by the kernel itself
 // (passthroughHandle). Otherwise the store's reader (storeHandle).
 func (n *blobNode) openBlob(ctx context.Context, e index.Entry) (blobFile, error) {
-	p, ok := n.t.BlobLocalPath(e)
+	f, ok, err := n.t.OpenBlobFile(ctx, e)
+	if err != nil {
+		return nil, err
+	}
 	if !ok {
 		r, err := n.t.OpenBlob(ctx, e)
 		if err != nil {
 			return nil, err
 		}
 		return &storeHandle{r: r, t: n.t, name: e.Name}, nil
-	}
-	f, err := os.Open(p)
-	if err != nil {
-		return nil, err
 	}
 	h := &blobHandle{f: f, t: n.t, name: e.Name}
 	if n.t.passthrough {

@@ -8,8 +8,8 @@
 // shards (Shard) and renders wds/shards.json; export.go writes a tree to
 // disk through it, so a mount (fs/mount) and an export hold the same bytes.
 // Blobs are reached through the index's blob store (Tree.OpenBlob, or
-// Tree.BlobLocalPath where the store keeps local files; Export copies those
-// with copy_file_range).
+// Tree.OpenBlobFile where the store keeps local files or fetches blobs
+// whole into them; Export copies those with copy_file_range).
 //
 // Invariants:
 //   - Folders are slash-separated paths relative to the root ("" is the

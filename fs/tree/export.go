@@ -117,14 +117,14 @@ func (x *exporter) shard(e index.Entry, dst string) (int64, error) {
 }
 
 // blob copies a blob entry: from its local file where the index's store
-// keeps one (copy_file_range where the filesystems allow), else through the
-// store's reader.
+// keeps or fetches one (copy_file_range where the filesystems allow), else
+// through the store's reader.
 func (x *exporter) blob(e index.Entry, dst string) (int64, error) {
-	if p, ok := x.t.BlobLocalPath(e); ok {
-		in, err := os.Open(p)
-		if err != nil {
-			return 0, err
-		}
+	in, ok, err := x.t.OpenBlobFile(x.ctx, e)
+	if err != nil {
+		return 0, err
+	}
+	if ok {
 		defer in.Close()
 		return writeFile(dst, in)
 	}

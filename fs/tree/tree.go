@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/clipfs/clipfs/clipwriter"
@@ -51,10 +52,14 @@ func (t *Tree) ReadDir(dir, after string, limit int) ([]index.Entry, error) {
 	return t.db.ReadDir(dir, after, limit)
 }
 
-// BlobLocalPath is the local file behind a blob entry, where the index's
-// store keeps blobs as local files; FUSE passthrough and copy_file_range
-// need one. ok false: read the blob through OpenBlob.
-func (t *Tree) BlobLocalPath(e index.Entry) (path string, ok bool) { return t.db.BlobLocalPath(e.Ref) }
+// OpenBlobFile opens the local file behind a blob entry: the store's own
+// (a folder: LocalPath and one open) or one it fetches the blob whole into
+// (a cache in front of an object store; index.DB.OpenBlobFile). FUSE
+// passthrough and copy_file_range need one. ok false: read the blob
+// through OpenBlob.
+func (t *Tree) OpenBlobFile(ctx context.Context, e index.Entry) (f *os.File, ok bool, err error) {
+	return t.db.OpenBlobFile(ctx, e.Ref)
+}
 
 // OpenBlob opens the bytes behind a blob entry through the index's store.
 func (t *Tree) OpenBlob(ctx context.Context, e index.Entry) (index.BlobReader, error) {
