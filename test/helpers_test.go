@@ -182,8 +182,14 @@ func mount(t *testing.T, db string, extra ...string) *mounted {
 
 func mountAt(t *testing.T, db, dir string, extra ...string) *mounted {
 	t.Helper()
+	return mountWith(t, dir, append([]string{"mount", "--db", db, dir}, extra...)...)
+}
+
+// mountWith runs clipfs with args, a mount at dir, until the test ends.
+func mountWith(t *testing.T, dir string, args ...string) *mounted {
+	t.Helper()
 	m := &mounted{dir: dir, stderr: &bytes.Buffer{}, done: make(chan struct{})}
-	m.cmd = exec.Command(binPath, append([]string{"mount", "--db", db, dir}, extra...)...)
+	m.cmd = exec.Command(binPath, args...)
 	m.cmd.Stderr = m.stderr
 	if err := m.cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/clipfs/clipfs/index/s3store/s3test"
 )
@@ -60,4 +61,60 @@ func TestCurateIntoObjectStorage(t *testing.T) {
 	if r := clipfs(t, "curate", "--input", videos, "--db", filepath.Join(t.TempDir(), "dbX"), "--store", uri); r.code == 0 || !strings.Contains(r.stderr, "holds the blobs of another database") {
 		t.Errorf("a second database on the same store: exit %d\n%s", r.code, r.stderr)
 	}
+}
+
+// TestMountFromObjectStorage: a mount of s3://BUCKET/PREFIX, in a process
+// with its own empty cache and no access to the database, shows byte for
+// byte what an export of the database shows (shards and index.parquet
+// included), and more curation appears in it without a remount.
+func TestMountFromObjectStorage(t *testing.T) {
+	needFUSE(t)
+	videos := sampleVideos(t, true)
+	srv := useS3(t)
+	uri := srv.URI("team/clips")
+	in := copyTree(t, videos)
+	held := filepath.Join(t.TempDir(), "held")
+	var late string // the longest video, curated only after the mount is up
+	var size int64
+	filepath.WalkDir(in, func(p string, d os.DirEntry, err error) error {
+		if info, ierr := d.Info(); err == nil && ierr == nil && !d.IsDir() && strings.HasSuffix(p, ".mp4") && info.Size() > size {
+			late, size = p, info.Size()
+		}
+		return nil
+	})
+	if late == "" {
+		t.Fatal("no .mp4 among the sample videos")
+	}
+	if err := os.Rename(late, held); err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join(t.TempDir(), "db")
+	mustClipfs(t, 0, "curate", "--input", in, "--db", db, "--store", uri, "--generate-previews", "--workers", workers())
+
+	mnt := filepath.Join(t.TempDir(), "mnt")
+	os.MkdirAll(mnt, 0o755)
+	cache := filepath.Join(t.TempDir(), "cache")
+	m := mountWith(t, mnt, "mount", uri, mnt, "--cache-dir", cache, "--cache-size", "1GiB", "--poll", "1s")
+	same := func(what string) {
+		t.Helper()
+		want := hashTree(t, exportTree(t, db, mnt))
+		sameTree(t, what, want, hashTree(t, mnt), nil)
+	}
+	same("s3 mount vs export")
+	clips := func() int { ents, _ := os.ReadDir(filepath.Join(mnt, "clips")); return len(ents) }
+	before := clips()
+
+	if err := os.Rename(held, late); err != nil {
+		t.Fatal(err)
+	}
+	mustClipfs(t, 0, "curate", "--input", in, "--db", db, "--store", uri, "--generate-previews", "--workers", workers())
+	deadline := time.Now().Add(30 * time.Second)
+	for clips() <= before && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+	}
+	if clips() <= before {
+		t.Fatalf("the new curation did not appear in the mount within 30 s (%d clips)\n%s", clips(), m.stderr)
+	}
+	time.Sleep(2 * time.Second) // the rest of that publish (index.parquet, shards)
+	same("s3 mount vs export after more curation")
 }

@@ -4,59 +4,141 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
+	"github.com/clipfs/clipfs/curate/fault"
 	"github.com/clipfs/clipfs/fs/mount"
 	"github.com/clipfs/clipfs/index"
+	"github.com/clipfs/clipfs/index/blobcache"
+	"github.com/clipfs/clipfs/index/s3store"
 )
 
 func runMount(ctx context.Context, args []string, stderr io.Writer) error {
-	flags := newFlags("mount", "mount --db DIR MOUNTPOINT [flags]", stderr)
+	flags := newFlags("mount", "mount --db DIR MOUNTPOINT | mount s3://BUCKET/PREFIX MOUNTPOINT [flags]", stderr)
 	dbDir := flags.String("db", "", "database folder written by clipfs curate")
 	out := flags.String("output-path", "", "output root written into clip_location (default: the mountpoint)")
 	debug := flags.Bool("debug", false, "log every FUSE request")
 	noPassthrough := flags.Bool("no-passthrough", false, "serve clip media by read calls instead of FUSE passthrough")
 	verbose := flags.Bool("verbose", false, "log mount events")
 	allowOther := flags.Bool("allow-other", false, "let users other than the one who mounts read the tree (a non-root mount needs user_allow_other in /etc/fuse.conf)")
+	cacheDir := flags.String("cache-dir", "", "s3: folder for the index replica and cached blobs (default: the user's cache folder, clipfs/mount/BUCKET/PREFIX)")
+	cacheSize := flags.String("cache-size", "10GiB", "s3: most bytes of blobs kept in --cache-dir, e.g. 50GiB")
+	poll := flags.Duration("poll", 5*time.Second, "s3: how often to look for what the database's owner published")
 	pos, err := parse(flags, args)
 	if err != nil {
 		return err
 	}
+	log := newLogger(stderr, *verbose)
+	opts := mount.Options{Out: absOrEmpty(*out), Debug: *debug, NoPassthrough: *noPassthrough, AllowOther: *allowOther, Logger: log}
+	if len(pos) == 2 && strings.HasPrefix(pos[0], "s3://") && *dbDir == "" {
+		if *poll <= 0 {
+			return usageError{"--poll must be a positive duration"}
+		}
+		size, err := fault.ParseSize(*cacheSize)
+		if err != nil || size <= 0 {
+			return usageError{fmt.Sprintf("--cache-size %q is not a size above 0 (e.g. 20GiB)", *cacheSize)}
+		}
+		return mountStore(ctx, pos[0], pos[1], *cacheDir, size, *poll, opts, log, stderr)
+	}
 	if *dbDir == "" || len(pos) != 1 {
-		return usageError{"mount needs --db DIR and one MOUNTPOINT"}
+		return usageError{"mount needs --db DIR and one MOUNTPOINT, or s3://BUCKET/PREFIX and a MOUNTPOINT"}
 	}
 	if abs, err := filepath.Abs(*dbDir); err == nil {
 		if s, ok := runningServe(abs); ok {
 			return fmt.Errorf("database %s is served by clipfs serve (pid %d) at %s: read it there", abs, s.PID, s.Mount)
 		}
 	}
-	log := newLogger(stderr, *verbose)
 	db, err := openDB(ctx, *dbDir, "", index.Options{ReadOnly: true, Logger: log})
 	if err != nil {
 		return err
 	}
 	defer db.close()
-	srv, err := mount.Mount(db.DB, pos[0], mount.Options{Out: absOrEmpty(*out), Debug: *debug, NoPassthrough: *noPassthrough, AllowOther: *allowOther, Logger: log})
+	srv, err := mount.Mount(db.DB, pos[0], opts)
 	if err != nil {
 		return err
 	}
-	mnt := srv.Mountpoint
-	umount := "umount"
-	if os.Geteuid() != 0 {
-		umount = "fusermount3 -u"
+	fmt.Fprintf(stderr, "clipfs: serving %s at %s (read-only); stop with Ctrl-C or %s %s\n", db.Dir(), srv.Mountpoint, umountCommand(), srv.Mountpoint)
+	serveMount(ctx, srv, log)
+	return nil
+}
+
+// mountStore mounts the tree of a database that publishes to object
+// storage (uri, s3://BUCKET/PREFIX), on any machine: a replica of the
+// index, bootstrapped from PREFIX/index/ and following what the owner
+// publishes every poll (the kernel's caches invalidated as serve does),
+// and blobs read through a cache of at most cacheSize bytes on disk.
+func mountStore(ctx context.Context, uri, mnt, cacheDir string, cacheSize int64, poll time.Duration, opts mount.Options, log *slog.Logger, stderr io.Writer) error {
+	loc, err := s3store.ParseURI(uri)
+	if err != nil {
+		return usageError{err.Error()}
 	}
-	fmt.Fprintf(stderr, "clipfs: serving %s at %s (read-only); stop with Ctrl-C or %s %s\n", db.Dir(), mnt, umount, mnt)
+	if cacheDir == "" {
+		base, err := os.UserCacheDir()
+		if err != nil {
+			return usageError{"mount " + uri + " needs --cache-dir DIR (this user has no cache folder)"}
+		}
+		cacheDir = filepath.Join(base, "clipfs", "mount", loc.Bucket, filepath.FromSlash(loc.Prefix))
+	}
+	st, err := s3store.Open(ctx, uri, s3store.Options{Logger: log})
+	if err != nil {
+		return err
+	}
+	objects, err := st.Sub("index")
+	if err != nil {
+		return err
+	}
+	cache, err := blobcache.New(st, filepath.Join(cacheDir, "blobs"), cacheSize, blobcache.DefaultOptions())
+	if err != nil {
+		return err
+	}
+	defer cache.Close()
+	r, err := index.OpenReplica(ctx, objects, filepath.Join(cacheDir, "index"), index.ReplicaOptions{Blobs: cache, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	follow, stop := context.WithCancel(ctx)
+	defer stop()
+	followed := make(chan struct{})
+	go func() {
+		defer close(followed)
+		r.Follow(follow, poll)
+	}()
+	opts.Live = true
+	srv, err := mount.Mount(r.DB(), mnt, opts)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "clipfs: serving %s at %s (read-only, following it every %s; cache in %s, at most %s); stop with Ctrl-C or %s %s\n",
+		uri, srv.Mountpoint, poll, cacheDir, fault.FormatSize(cacheSize), umountCommand(), srv.Mountpoint)
+	serveMount(ctx, srv, log)
+	stop()
+	<-followed
+	return nil
+}
+
+func umountCommand() string {
+	if os.Geteuid() != 0 {
+		return "fusermount3 -u"
+	}
+	return "umount"
+}
+
+// serveMount serves until the mount is unmounted from outside or ctx is
+// done, then unmounts it.
+func serveMount(ctx context.Context, srv *mount.Server, log *slog.Logger) {
 	done := make(chan struct{})
 	go func() { srv.Wait(); close(done) }()
 	select {
 	case <-done: // unmounted from outside
 	case <-ctx.Done():
-		unmount(srv, mnt, log)
+		unmount(srv, srv.Mountpoint, log)
 		<-done
 	}
-	return nil
 }
 
 // unmount detaches the mount, lazily if it stays busy for a few seconds.
