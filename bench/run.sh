@@ -686,6 +686,9 @@ wait_path_s() {
 	return 1
 }
 
+# proc_cpu PID: the user and system CPU seconds PID has used.
+proc_cpu() { awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / hz }' "/proc/$1/stat"; }
+
 bench_s3() {
 	local d=$WORK/s3 uri=s3://clipfs-bench/bench
 	local shard_mib=$((S3_CLIPS * S3_CLIP_MIB))
@@ -732,7 +735,11 @@ bench_s3() {
 		rm -rf "$cache"
 		mount_s3
 		drop_caches
+		local cpu0 cpu1
+		cpu0=$(proc_cpu "$MOUNT_PID")
 		timed dd_read "$shard"; sample s3 seq_cold "$(mibs)" clipfs
+		cpu1=$(proc_cpu "$MOUNT_PID")
+		echo "cold_cpu $(awk -v a="$cpu0" -v b="$cpu1" -v t="$T" 'BEGIN { printf "%.2f", (b - a) / t }')" >>"$d/notes"
 		sample s3 rss "$(vm_hwm_mib "$MOUNT_PID")" clipfs
 		sample s3 rss "$RSS_LIMIT" base
 		echo "cached_mib $(du -sm "$cache/blobs" | cut -f1)" >>"$d/notes"
@@ -773,6 +780,7 @@ bench_s3() {
 	unset AWS_ENDPOINT_URL AWS_REGION AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
 	notes_max() { awk -v k="$1" '$1 == k { print $2 }' "$d/notes" | sort -g | tail -n 1; }
 	NOTES+=("s3: the shard is $size bytes ($S3_CLIPS clips of $S3_CLIP_MIB MiB and their json members); direct GETs of its $S3_CLIPS blobs in $S3_RANGE_MIB MiB ranges, one at a time; the cold read left up to $(notes_max cached_mib) MiB in the cache")
+	NOTES+=("s3: the mount process used $(awk '$1 == "cold_cpu" { print $2 }' "$d/notes" | sort -g | tr '\n' ' ')CPU-seconds per second of the cold read (user + system, on $(nproc) cores shared with weed mini)")
 	NOTES+=("s3: first byte: head -c 1 of a $S3_CLIP_MIB MiB clip through a fresh mount (clips are fetched whole) vs a GET's first byte on a fresh client (timed inside bench/s3get; the mount's figure includes starting head, about 1 ms)")
 	NOTES+=("s3: lag: from just before the chunk commit to the clip in the mount; the commit and publish alone took up to $(notes_max publish_s) s")
 }
