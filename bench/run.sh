@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/run.sh [ls] [read] [curate] [shard] [scene] [motion] [vit] [serve]
+# bench/run.sh [ls] [read] [curate] [shard] [s3] [scene] [motion] [vit] [serve]
 #
 # Benchmarks clipfs against a baseline measured in the same run, and prints
 # the medians of RUNS runs of each, their ratio and a verdict per benchmark:
@@ -29,6 +29,22 @@
 #           no target; and the mount process's peak RSS (VmHWM) after a cold
 #           dd of a second shard of RSS_CLIPS clips (4 GiB), target < 200 MiB
 #           (RSS_CLIPS=0 skips it; skipped too when BENCH_DIR lacks the room).
+#   s3      object storage: a shard of S3_CLIPS clips of S3_CLIP_MIB MiB (1 GiB
+#           by default) populated straight into a bucket of a SeaweedFS `weed
+#           mini` on loopback (bench/populate -store, the index published),
+#           read through `clipfs mount s3://` (--poll 1s): sequential dd bs=1M
+#           cold (fresh mount, empty --cache-dir, caches dropped) vs ranged
+#           GETs of S3_RANGE_MIB MiB of the same blobs from the same server
+#           (bench/s3get seq, minio-go, one at a time, cold), target >= 0.8x;
+#           the re-read from the cache (a new mount on the same --cache-dir,
+#           page cache dropped) vs a local copy of the shard read cold,
+#           target >= 0.4x; the first byte of a clip through a fresh mount vs
+#           a GET's first byte (bench/s3get ttfb), reported; the replication
+#           lag from a chunk commit (bench/populate -store, then publish) to
+#           its clip visible in the mount, vs the 1 s --poll, reported; and the
+#           mount process's peak RSS (VmHWM) after the cold read, target
+#           < 200 MiB. Needs SeaweedFS (scripts/install.sh test builds it, or
+#           $CLIPFS_WEED); skipped without it.
 #   scene   scene detection (curate.DetectCuts: ffmpeg decodes at 256 pixels
 #           wide, Go scores HSV changes) of a 20 s 1280x720 30 fps video of
 #           six shots, vs the same ffmpeg decode with the frames read and
@@ -57,7 +73,8 @@
 # inside, removed at exit), BIN (bin/clipfs, built if missing), CLIPS
 # (100000), READ_CLIPS (64), READ_MIB (16), WORKERS (nproc), SHARD_CLIPS (64),
 # SHARD_MIB (16), RSS_CLIPS (256), RAND_READS (2000), RAND_KIB (64),
-# RAND_THREADS (8), SERVE_CLIPS (20000), SERVE_SETTLE (500ms).
+# RAND_THREADS (8), SERVE_CLIPS (20000), SERVE_SETTLE (500ms), S3_CLIPS (64),
+# S3_CLIP_MIB (16), S3_RANGE_MIB (16), S3_CACHE (the mount's --cache-size, 4GiB).
 set -euo pipefail
 export LC_ALL=C
 
@@ -77,18 +94,22 @@ RAND_KIB=${RAND_KIB:-64}
 RAND_THREADS=${RAND_THREADS:-8}
 SERVE_CLIPS=${SERVE_CLIPS:-20000}
 SERVE_SETTLE=${SERVE_SETTLE:-500ms}
+S3_CLIPS=${S3_CLIPS:-64}
+S3_CLIP_MIB=${S3_CLIP_MIB:-16}
+S3_RANGE_MIB=${S3_RANGE_MIB:-16}
+S3_CACHE=${S3_CACHE:-4GiB}
 
 die() { echo "bench: $*" >&2; exit 1; }
 say() { echo "bench: $*" >&2; }
 
 benches=("$@")
-[[ ${#benches[@]} -gt 0 ]] || benches=(ls read curate shard scene motion vit serve)
+[[ ${#benches[@]} -gt 0 ]] || benches=(ls read curate shard s3 scene motion vit serve)
 for b in "${benches[@]}"; do
-	case $b in ls | read | curate | shard | scene | motion | vit | serve) ;; *) die "unknown benchmark '$b' (ls, read, curate, shard, scene, motion, vit, serve)" ;; esac
+	case $b in ls | read | curate | shard | s3 | scene | motion | vit | serve) ;; *) die "unknown benchmark '$b' (ls, read, curate, shard, s3, scene, motion, vit, serve)" ;; esac
 done
 [[ $EUID -eq 0 ]] || die "run as root (FUSE and tmpfs mounts, drop_caches)"
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive number"
-for v in SHARD_CLIPS SHARD_MIB RAND_READS RAND_KIB RAND_THREADS; do
+for v in SHARD_CLIPS SHARD_MIB RAND_READS RAND_KIB RAND_THREADS S3_CLIPS S3_CLIP_MIB S3_RANGE_MIB; do
 	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive number"
 done
 [[ $RSS_CLIPS =~ ^[0-9]+$ ]] || die "RSS_CLIPS must be a number (0 skips the RSS figure)"
@@ -116,6 +137,7 @@ cleanup() {
 		mountpoint -q "$m" 2>/dev/null && { umount "$m" 2>/dev/null || umount -l "$m"; }
 	done
 	[[ -n $MOUNT_PID ]] && { kill "$MOUNT_PID" 2>/dev/null; wait "$MOUNT_PID" 2>/dev/null; }
+	declare -F stop_weed >/dev/null && stop_weed
 	wait 2>/dev/null
 	rm -rf "$WORK"
 	[[ $rc -eq 130 || $rc -eq 143 ]] && say "interrupted; unmounted and removed $WORK"
@@ -204,6 +226,7 @@ build_helpers() {
 	go build -o "$WORK/bin/ffmpegcmds" ./bench/ffmpegcmds
 	go build -o "$WORK/bin/fuseceiling" ./bench/fuseceiling
 	go build -o "$WORK/bin/randread" ./bench/randread
+	go build -o "$WORK/bin/s3get" ./bench/s3get
 }
 
 # measured CMD...: runs CMD like timed and sets V to the last line it
@@ -605,6 +628,163 @@ bench_shard() {
 	fi
 }
 
+# ---- s3: a shard through `clipfs mount s3://` vs direct GETs ----
+WEED_PID=""
+
+# weed_bin: the SeaweedFS binary s3test uses ($CLIPFS_WEED, else the one
+# scripts/install.sh test built).
+weed_bin() {
+	if [[ -n ${CLIPFS_WEED:-} ]]; then echo "$CLIPFS_WEED"; return; fi
+	local v
+	v=$(sed -n 's/^const Version = "\(.*\)"$/\1/p' "$ROOT/index/s3store/s3test/s3test.go")
+	local c
+	for c in ${CLIPFS_CACHE:-} /var/cache/clipfs "${XDG_CACHE_HOME:-$HOME/.cache}/clipfs"; do
+		[[ -x $c/seaweedfs-$v/weed ]] && { echo "$c/seaweedfs-$v/weed"; return; }
+	done
+	return 1
+}
+
+# start_weed DIR: a `weed mini` with authentication on, every port on
+# loopback (as index/s3store/s3test starts it), bucket clipfs-bench; exports
+# the AWS_* variables that point clipfs and bench/s3get at it.
+start_weed() {
+	local dir=$1 bin p
+	bin=$(weed_bin) || die "s3: no SeaweedFS weed binary (scripts/install.sh test builds it; \$CLIPFS_WEED names one)"
+	mkdir -p "$dir/data"
+	mapfile -t p < <("$WORK/bin/s3get" ports 11)
+	export AWS_ENDPOINT_URL=http://127.0.0.1:${p[0]} AWS_REGION=us-east-1
+	export AWS_ACCESS_KEY_ID=clipfsbench$RANDOM AWS_SECRET_ACCESS_KEY=$(head -c 20 /dev/urandom | od -An -tx1 | tr -d ' \n')
+	unset AWS_PROFILE AWS_ENDPOINT_URL_S3 AWS_SESSION_TOKEN
+	(cd "$dir" && HOME=$dir exec setsid "$bin" mini -dir="$dir/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
+		-s3.port="${p[0]}" -s3.port.grpc="${p[1]}" -master.port="${p[2]}" -master.port.grpc="${p[3]}" \
+		-volume.port="${p[4]}" -volume.port.grpc="${p[5]}" -filer.port="${p[6]}" -filer.port.grpc="${p[7]}" \
+		-admin.port="${p[8]}" -admin.port.grpc="${p[9]}" -webdav.port="${p[10]}" \
+		-admin.port.legacy=0 -s3.port.iceberg=0 -s3.port.lance=0 -webdav=false -admin.ui=false \
+		-filer.localSocket="$dir/filer.sock" -s3.localSocket="$dir/s3.sock" \
+		-master.telemetry=false -bucket=clipfs-bench) >"$dir/weed.log" 2>&1 &
+	WEED_PID=$!
+	"$WORK/bin/s3get" ready s3://clipfs-bench 2>>"$LOG" || { tail -n 20 "$dir/weed.log" >&2; fail "weed mini did not answer"; }
+}
+
+stop_weed() {
+	[[ -n $WEED_PID ]] || return 0
+	kill -TERM -- "-$WEED_PID" 2>/dev/null || true
+	local i
+	for ((i = 0; i < 150; i++)); do kill -0 "$WEED_PID" 2>/dev/null || break; sleep 0.1; done
+	kill -KILL -- "-$WEED_PID" 2>/dev/null || true
+	wait "$WEED_PID" 2>/dev/null || true
+	WEED_PID=""
+}
+
+# wait_path_s PATH SECONDS: polls (every 5 ms) until PATH exists.
+wait_path_s() {
+	local i n=$(($2 * 200))
+	for ((i = 0; i < n; i++)); do
+		[[ -e $1 ]] && return 0
+		sleep 0.005
+	done
+	return 1
+}
+
+# proc_cpu PID: the user and system CPU seconds PID has used.
+proc_cpu() { awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / hz }' "/proc/$1/stat"; }
+
+bench_s3() {
+	local d=$WORK/s3 uri=s3://clipfs-bench/bench
+	local shard_mib=$((S3_CLIPS * S3_CLIP_MIB))
+	mkdir -p "$d/mnt"
+	say "s3: starting weed mini"
+	start_weed "$d/weed"
+	say "s3: populating $S3_CLIPS clips of $S3_CLIP_MIB MiB as one sealed shard in $uri"
+	timed "$WORK/bin/populate" -db "$d/db" -store "$uri" -n "$S3_CLIPS" -blobs 0 -size $((S3_CLIP_MIB << 20)) -shard -list "$d/blobs.txt"
+	NOTES+=("s3: populating $shard_mib MiB of blobs into the bucket (and publishing) took $(printf '%.0f' "$T") s")
+	local blobs
+	mapfile -t blobs <"$d/blobs.txt"
+	local shard=$d/mnt/wds/shard-000000.tar local=$d/local.tar cache=$d/cache size
+	mount_s3() { serve "$d/mnt" "clipfs mount $uri" "$BIN" mount "$uri" "$d/mnt" --cache-dir "$cache" --cache-size "$S3_CACHE" --poll 1s; }
+	rm -rf "$cache"
+	mount_s3
+	[[ -f $shard ]] || fail "the s3 mount shows no $shard"
+	size=$(stat -c %s "$shard")
+	say "s3: materialising the $size-byte shard on local disk"
+	cp "$shard" "$local" || fail "copying the shard out failed"
+	local clip
+	clip=$(ls "$d/mnt/clips" | head -n 1)
+	unmount_clipfs "$d/mnt"
+	local ttfb_blob=${blobs[0]} # the first clip's blob (blobs.txt is in clip-name order)
+	local gib mib
+	gib=$(awk -v s="$size" 'BEGIN { printf "%.2f", s / 2^30 }')
+	mib=$(awk -v s="$size" 'BEGIN { printf "%.4f", s / 2^20 }')
+	mibs() { awk -v t="$T" -v m="$mib" 'BEGIN { printf "%.1f", m / t }'; }
+
+	row s3 seq_cold "seq ${gib} GiB, cold / direct GETs" MiB/s ge:0.8
+	row s3 seq_cache "re-read from cache / local file, cold" MiB/s ge:0.4
+	row s3 ttfb "first byte of a clip, cold / direct GET" s -
+	row s3 lag "commit -> visible (--poll 1s) / poll" s -
+	row s3 rss "mount peak RSS after cold read / limit" MiB lt:1
+
+	: >"$d/notes"
+	s3_clipfs() {
+		# First byte of a clip: a fresh mount, an empty cache.
+		rm -rf "$cache"
+		mount_s3
+		drop_caches
+		timed head -c 1 "$d/mnt/clips/$clip"; sample s3 ttfb "$T" clipfs
+		unmount_clipfs "$d/mnt"
+		# The cold read: a fresh mount, an empty cache.
+		rm -rf "$cache"
+		mount_s3
+		drop_caches
+		local cpu0 cpu1
+		cpu0=$(proc_cpu "$MOUNT_PID")
+		timed dd_read "$shard"; sample s3 seq_cold "$(mibs)" clipfs
+		cpu1=$(proc_cpu "$MOUNT_PID")
+		echo "cold_cpu $(awk -v a="$cpu0" -v b="$cpu1" -v t="$T" 'BEGIN { printf "%.2f", (b - a) / t }')" >>"$d/notes"
+		sample s3 rss "$(vm_hwm_mib "$MOUNT_PID")" clipfs
+		sample s3 rss "$RSS_LIMIT" base
+		echo "cached_mib $(du -sm "$cache/blobs" | cut -f1)" >>"$d/notes"
+		unmount_clipfs "$d/mnt"
+		# The re-read from the cache: a new mount on the same cache.
+		mount_s3
+		drop_caches
+		timed dd_read "$shard"; sample s3 seq_cache "$(mibs)" clipfs
+		# Replication lag: a chunk committed and published by the owner,
+		# seen by this mount polling every second.
+		local st c p name s
+		drop_caches
+		"$WORK/bin/populate" -db "$d/db" -store "$uri" -n 1 -size 65536 -first-video $((100000 + r)) -stamp "$d/stamp" 2>>"$LOG" ||
+			fail "populate (the lag's chunk) failed"
+		read -r c p name <"$d/stamp"
+		wait_path_s "$d/mnt/clips/$name" 60 || fail "the committed clip $name never appeared in the s3 mount"
+		s=$EPOCHREALTIME
+		sample s3 lag "$(awk -v c="$c" -v s="$s" 'BEGIN { printf "%.4f", s - c }')" clipfs
+		sample s3 lag 1 base
+		echo "publish_s $(awk -v c="$c" -v p="$p" 'BEGIN { printf "%.3f", p - c }')" >>"$d/notes"
+		unmount_clipfs "$d/mnt"
+	}
+	s3_base() {
+		drop_caches
+		measured "$WORK/bin/s3get" seq -range $((S3_RANGE_MIB << 20)) "$uri" "${blobs[@]}"; sample s3 seq_cold "$V" base
+		drop_caches
+		timed dd_read "$local"; sample s3 seq_cache "$(mibs)" base
+		drop_caches
+		measured "$WORK/bin/s3get" ttfb "$uri" "$ttfb_blob"; sample s3 ttfb "$V" base
+	}
+	local r
+	for ((r = 1; r <= RUNS; r++)); do
+		# Odd runs measure clipfs first, even runs the baselines first.
+		if ((r % 2 == 1)); then s3_clipfs; s3_base; else s3_base; s3_clipfs; fi
+		progress s3 "$r"
+	done
+	stop_weed
+	unset AWS_ENDPOINT_URL AWS_REGION AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
+	notes_max() { awk -v k="$1" '$1 == k { print $2 }' "$d/notes" | sort -g | tail -n 1; }
+	NOTES+=("s3: the shard is $size bytes ($S3_CLIPS clips of $S3_CLIP_MIB MiB and their json members); direct GETs of its $S3_CLIPS blobs in $S3_RANGE_MIB MiB ranges, one at a time; the cold read left up to $(notes_max cached_mib) MiB in the cache")
+	NOTES+=("s3: the mount process used $(awk '$1 == "cold_cpu" { print $2 }' "$d/notes" | sort -g | tr '\n' ' ')CPU-seconds per second of the cold read (user + system, on $(nproc) cores shared with weed mini)")
+	NOTES+=("s3: first byte: head -c 1 of a $S3_CLIP_MIB MiB clip through a fresh mount (clips are fetched whole) vs a GET's first byte on a fresh client (timed inside bench/s3get; the mount's figure includes starting head, about 1 ms)")
+	NOTES+=("s3: lag: from just before the chunk commit to the clip in the mount; the commit and publish alone took up to $(notes_max publish_s) s")
+}
+
 # ---- report ----
 NOTES=()
 header() {
@@ -644,6 +824,7 @@ report() {
 	read) what=">= 0.8x direct blob reads" ;;
 	curate) what="<= 1.15x the same ffmpeg commands under xargs -P $WORKERS" ;;
 	shard) what="cold >= 0.9x the FUSE ceiling, warm >= 0.4x a local file, peak RSS < $RSS_LIMIT MiB" ;;
+	s3) what="cold >= 0.8x direct ranged GETs, cached re-read >= 0.4x a local file read cold, peak RSS < $RSS_LIMIT MiB; first byte and lag reported" ;;
 	scene) what="<= 1.2x decoding alone at the detection resolution" ;;
 	vit) what="reported" ;;
 	motion) what="reported" ;;
@@ -665,6 +846,13 @@ show() {
 	esac
 }
 
+if [[ " ${benches[*]} " == *" s3 "* ]] && ! weed_bin >/dev/null; then
+	say "s3: skipped: no SeaweedFS weed binary (scripts/install.sh test builds it; \$CLIPFS_WEED names one)"
+	nb=()
+	for b in "${benches[@]}"; do [[ $b == s3 ]] || nb+=("$b"); done
+	benches=("${nb[@]}")
+	[[ ${#benches[@]} -gt 0 ]] || exit 0
+fi
 build_helpers
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 start=$EPOCHREALTIME
@@ -683,6 +871,7 @@ VERDICTS=()
 	echo "ratio: median clipfs / median baseline (judged against the target); paired: median of the per-run ratios"
 	echo "baselines: ls = same files on tmpfs; read = dd of the blob files under DB/blobs; curate = bench/ffmpegcmds under xargs -P $WORKERS$([[ " ${benches[*]} " == *" shard "* ]] && echo ';')"
 	[[ " ${benches[*]} " == *" scene "* ]] && echo "  scene = the same ffmpeg decode, frames read and dropped; motion = libavcodec decoding the whole clip, no vectors"
+	[[ " ${benches[*]} " == *" s3 "* ]] && echo "  s3 = bench/s3get (minio-go ranged GETs / first byte of a GET) from the same weed mini for cold and first byte, a local copy of the shard read cold for the cached re-read, --poll for the lag, the $RSS_LIMIT MiB limit for RSS"
 	[[ " ${benches[*]} " == *" shard "* ]] && echo "  shard = bench/fuseceiling (go-fuse file served from memory, clipfs's mount options) for cold, a copy of the shard on local disk for warm and random reads, the $RSS_LIMIT MiB limit for RSS; '-': reported, no target"
 	echo "took ${elapsed} s; load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 }

@@ -36,7 +36,7 @@ fs/tree                    ^(index|pack|clipwriter)$
 fs/tree/treetest           ^index$
 fs/mount                   ^(fs/tree|index|pack|clipwriter)$
 cmd/clipfs                 ^(index(/(s3store|blobcache))?|pack|clipwriter|fs/(tree|mount)|curate(/.*)?)$
-bench/.*                   ^(index|pack|clipwriter|fs/(tree|mount)|curate(/.*)?)$
+bench/.*                   ^(index(/s3store)?|pack|clipwriter|fs/(tree|mount)|curate(/.*)?)$
 test                       ^(index(/s3store(/s3test)?)?|pack|clipwriter(/.*)?|fs/(tree(/treetest)?|mount)|curate(/.*)?)$
 '
 $GO list -f '{{.ImportPath}} {{join .Imports " "}}' ./... | awk -v allowed="$allowed" '

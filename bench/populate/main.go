@@ -15,6 +15,7 @@ import (
 
 	"github.com/clipfs/clipfs/curate/publish"
 	"github.com/clipfs/clipfs/index"
+	"github.com/clipfs/clipfs/index/s3store"
 	"github.com/google/uuid"
 )
 
@@ -29,6 +30,9 @@ type config struct {
 	tree     string
 	list     string
 	shard    bool
+	store    string
+	first    int
+	stamp    string
 }
 
 func main() {
@@ -41,9 +45,12 @@ func main() {
 	flag.StringVar(&c.tree, "tree", "", "also write clips/<uuid>.mp4 with the same bytes under this folder")
 	flag.StringVar(&c.list, "list", "", "write the blob path of every clip, in clip-name order, to this file")
 	flag.BoolVar(&c.shard, "shard", false, "add every clip to one WebDataset shard (mp4 + json members) and seal it; needs -blobs 0")
+	flag.StringVar(&c.store, "store", "", "keep the blobs in s3://BUCKET/PREFIX (server and keys from AWS_*) and publish the index to PREFIX/index/ at the end")
+	flag.IntVar(&c.first, "first-video", 0, "number of the first source video (another number adds clips to an existing database)")
+	flag.StringVar(&c.stamp, "stamp", "", "write \"COMMIT PUBLISHED CLIP\" to this file: the Unix times (s) just before the last chunk commit and after the publish, and that chunk's last clip file")
 	flag.Parse()
-	if c.db == "" || c.n <= 0 || c.blobs < 0 || c.size <= 0 || c.perVideo <= 0 || (c.shard && c.blobs != 0) {
-		fmt.Fprintln(os.Stderr, "usage: populate -db DIR [-n N] [-blobs K] [-size BYTES] [-per-video N] [-tree DIR] [-list FILE] [-shard (with -blobs 0)]")
+	if c.db == "" || c.n <= 0 || c.blobs < 0 || c.size <= 0 || c.perVideo <= 0 || c.first < 0 || (c.shard && c.blobs != 0) {
+		fmt.Fprintln(os.Stderr, "usage: populate -db DIR [-n N] [-blobs K] [-size BYTES] [-per-video N] [-tree DIR] [-list FILE] [-shard (with -blobs 0)] [-store s3://BUCKET/PREFIX] [-first-video N] [-stamp FILE]")
 		os.Exit(2)
 	}
 	start := time.Now()
@@ -55,11 +62,31 @@ func main() {
 }
 
 func populate(c config) error {
-	db, err := index.Open(c.db, index.Options{Create: true})
+	ctx := context.Background()
+	opts := index.Options{Create: true}
+	var objects *s3store.Store
+	if c.store != "" {
+		st, err := s3store.Open(ctx, c.store, s3store.Options{})
+		if err != nil {
+			return err
+		}
+		if objects, err = st.Sub("index"); err != nil {
+			return err
+		}
+		opts.Blobs, opts.BlobsURI = st, c.store
+	}
+	db, err := index.Open(c.db, opts)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	var pub *index.Publisher // made before any commit, as index.Publisher needs
+	if objects != nil {
+		pub = db.NewPublisher(objects, index.PublishOptions{})
+		defer pub.Close()
+	}
+	var committed float64
+	var lastClip string
 	rng := rand.NewChaCha8([32]byte{'c', 'l', 'i', 'p', 'f', 's'})
 	var shared []index.Blob
 	for i := range c.blobs {
@@ -79,7 +106,7 @@ func populate(c config) error {
 	now := index.Now()
 	for v0 := 0; v0 < c.n; v0 += c.perVideo {
 		nv := min(c.perVideo, c.n-v0)
-		src := fmt.Sprintf("/videos/bench/video_%06d.mp4", v0/c.perVideo)
+		src := fmt.Sprintf("/videos/bench/video_%06d.mp4", c.first+v0/c.perVideo)
 		v := index.VideoRecord{Source: src, Rel: strings.TrimPrefix(src, "/videos/"), Fingerprint: "bench",
 			Width: 640, Height: 360, FrameRate: 25, NumFrames: 250 * nv, Duration: 10 * float64(nv),
 			VideoCodec: "h264", PixelFormat: "yuv420p", NumTotalClips: nv,
@@ -115,6 +142,7 @@ func populate(c config) error {
 				names = append(names, named{clip.ID.String() + ".mp4", b.Name})
 			}
 			cc.Chunk = ch
+			committed, lastClip = unixNow(), names[len(names)-1].clip
 			if err := db.CommitChunk(cc); err != nil {
 				return err
 			}
@@ -125,6 +153,16 @@ func populate(c config) error {
 			return err
 		} else if !sealed {
 			return fmt.Errorf("no shard sealed")
+		}
+	}
+	if pub != nil {
+		if _, err := pub.Publish(ctx); err != nil {
+			return fmt.Errorf("publish: %w", err)
+		}
+	}
+	if c.stamp != "" {
+		if err := os.WriteFile(c.stamp, fmt.Appendf(nil, "%.6f %.6f %s\n", committed, unixNow(), lastClip), 0o644); err != nil {
+			return err
 		}
 	}
 	slices.SortFunc(names, func(a, b named) int { return strings.Compare(a.clip, b.clip) })
@@ -146,6 +184,10 @@ func populate(c config) error {
 	if c.list != "" {
 		var sb strings.Builder
 		for _, n := range names {
+			if c.store != "" { // no local file: the blob's name in the store
+				sb.WriteString(n.blob + "\n")
+				continue
+			}
 			p, ok := db.BlobLocalPath(n.blob)
 			if !ok {
 				return fmt.Errorf("blob %s has no local file to list", n.blob)
@@ -166,6 +208,8 @@ func readBlob(db *index.DB, name string) ([]byte, error) {
 	defer r.Close()
 	return io.ReadAll(io.NewSectionReader(r, 0, r.Size()))
 }
+
+func unixNow() float64 { return float64(time.Now().UnixNano()) / 1e9 }
 
 // adopt writes size random bytes to a fresh temporary file and adopts it.
 func adopt(db *index.DB, rng *rand.ChaCha8, size int64) (index.Blob, error) {
