@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // blobPath is where the database's folder store keeps blob name: for
@@ -154,5 +155,43 @@ func TestStoreWithoutLocalFiles(t *testing.T) {
 	}
 	if err := db.VerifyBlob(blob); err != nil {
 		t.Errorf("a referenced blob after the sweep: %v", err)
+	}
+}
+
+// abortingStore counts the AbortUploads calls a writable open makes.
+type abortingStore struct {
+	BlobStore
+	calls     []time.Duration
+	unchecked int // uploads left to abort
+}
+
+func (s *abortingStore) AbortUploads(_ context.Context, olderThan time.Duration) (int, error) {
+	s.calls = append(s.calls, olderThan)
+	n := s.unchecked
+	s.unchecked = 0
+	return n, nil
+}
+
+// TestSweepAbortsUploads: a writable open aborts every unfinished upload
+// of a store that keeps them; a read-only open leaves them.
+func TestSweepAbortsUploads(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "db")
+	st := &abortingStore{BlobStore: NewFolderStore(filepath.Join(t.TempDir(), "elsewhere")), unchecked: 2}
+	db, err := Open(dir, Options{Create: true, Blobs: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if len(st.calls) != 1 || st.calls[0] > 0 || st.unchecked != 0 {
+		t.Fatalf("writable open: AbortUploads calls %v, %d uploads left", st.calls, st.unchecked)
+	}
+	st.unchecked = 1
+	db, err = Open(dir, Options{ReadOnly: true, Blobs: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if len(st.calls) != 1 || st.unchecked != 1 {
+		t.Fatalf("read-only open: AbortUploads calls %v, %d uploads left", st.calls, st.unchecked)
 	}
 }
