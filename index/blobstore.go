@@ -72,6 +72,14 @@ type UploadAborter interface {
 	AbortUploads(ctx context.Context, olderThan time.Duration) (int, error)
 }
 
+// UploadLister is the optional capability of a store that can list the
+// unfinished uploads it keeps (UploadAborter): Check reports them.
+type UploadLister interface {
+	// Uploads calls fn with the blob name of each unfinished upload and
+	// when it began; an error from fn stops the listing and is returned.
+	Uploads(ctx context.Context, fn func(name string, began time.Time) error) error
+}
+
 // FetchingBlobStore is the optional capability of a store that can bring a
 // whole blob into a local file on demand: a cache in front of an object
 // store (index/blobcache). The mount then serves the file as it serves a

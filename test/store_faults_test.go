@@ -152,7 +152,7 @@ func unfinishedUploads(t *testing.T, srv *s3test.Server, prefix string) []string
 // unfinished multipart uploads (one is begun beside the killed run's, as a
 // kill during a multipart Put leaves it: these clips are below the part
 // size), and `clipfs check` then finds nothing, though it names an orphan
-// object put in the bucket afterwards.
+// object and an unfinished upload put in the bucket afterwards.
 func TestCurateKilledDuringUploadsToObjectStorage(t *testing.T) {
 	in := noisyInput(t)
 	_, clean := cleanRun(t, in, "--generate-previews")
@@ -232,8 +232,13 @@ func TestCurateKilledDuringUploadsToObjectStorage(t *testing.T) {
 	if _, err := cl.PutObject(ctx, srv.Bucket, prefix+"/blobs/"+orphan, bytes.NewReader([]byte("not a clip")), 10, minio.PutObjectOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	lines := checkFinds(t, db, nil, orphan)
-	if len(lines) != 1 || !strings.Contains(lines[0], "referenced by no record") {
-		t.Errorf("want one line naming the orphan object: %q", lines)
+	unfinished := uuid.NewString() + ".mp4"
+	id, err = core.NewMultipartUpload(ctx, srv.Bucket, prefix+"/blobs/"+unfinished, minio.PutObjectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := checkFinds(t, db, nil, orphan, unfinished)
+	if len(lines) != 2 || !strings.Contains(strings.Join(lines, "\n"), "referenced by no record") || !strings.Contains(strings.Join(lines, "\n"), "unfinished since") {
+		t.Errorf("want a line naming the orphan object and one naming the unfinished upload: %q", lines)
 	}
 }

@@ -72,9 +72,10 @@ func runMount(ctx context.Context, args []string, stderr io.Writer) error {
 // (30 s) and made of at most mountAttempts requests (backoff 0.2 s
 // doubling, at most 1 s), each cancelled after mountRequestTimeout without
 // progress. With the server killed (connections refused) a cold read of a
-// clip gives EIO after about 5 s and one of a shard after about 10 s
-// (TestObjectStorageServerKilledDuringColdRead); with a server that
-// accepts and then hangs, after at most 2 × 30 s.
+// clip gives EIO after 4-5 s and one of a shard after 6-9 s, measured on 2
+// cores (TestObjectStorageServerKilledDuringColdRead; the defaults, 3 × 10
+// requests, took 15 s and 27 s); with a server that accepts and then
+// hangs, after at most 2 × 30 s.
 const (
 	mountAttempts       = 5
 	mountRequestTimeout = 10 * time.Second

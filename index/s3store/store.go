@@ -26,6 +26,7 @@ type Store struct {
 var (
 	_ index.BlobStore     = (*Store)(nil)
 	_ index.UploadAborter = (*Store)(nil)
+	_ index.UploadLister  = (*Store)(nil)
 )
 
 // Open is the store over the blobs of uri, s3://BUCKET/PREFIX (ParseURI),
@@ -308,4 +309,26 @@ func (s *Store) AbortUploads(ctx context.Context, olderThan time.Duration) (int,
 		return n, &Error{Op: "list uploads of", URI: s.URI(), Err: err}
 	}
 	return n, nil
+}
+
+// Uploads lists the unfinished multipart uploads under the folder, by
+// blob name; keys below a further slash are not this store's and are left
+// out.
+func (s *Store) Uploads(ctx context.Context, fn func(name string, began time.Time) error) error {
+	for up := range s.cl.ListIncompleteUploads(ctx, s.loc.Bucket, s.dir, false) {
+		if up.Err != nil {
+			return s.fail(ctx, "list uploads of", s.dir, up.Err)
+		}
+		name := strings.TrimPrefix(up.Key, s.dir)
+		if name == "" || strings.Contains(name, "/") {
+			continue
+		}
+		if err := fn(name, up.Initiated); err != nil {
+			return err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return &Error{Op: "list uploads of", URI: s.URI(), Err: err}
+	}
+	return nil
 }
