@@ -72,6 +72,9 @@ func blobKey(name string) []byte { return []byte("b/" + name) }
 // sweep deletes tmp/ leftovers and the listed blobs no key references:
 // what a crash between AdoptBlob and the commit leaves behind. Files a
 // FolderStore does not list as blobs (strays) are left for Check to report.
+// A store that keeps unfinished uploads (UploadAborter) has all of them
+// aborted: the writable open holds the database, and the store holds one
+// database's blobs (storeclaim.go), so no other writer's Put is in flight.
 func (db *DB) sweep() error {
 	tmp := filepath.Join(db.dir, "tmp")
 	ents, _ := os.ReadDir(tmp)
@@ -111,7 +114,25 @@ func (db *DB) sweep() error {
 	if removed > 0 {
 		db.log.Info("removed unreferenced blobs", "count", removed, "db", db.dir)
 	}
+	db.abortUploads(ctx)
 	return nil
+}
+
+// abortUploads aborts the unfinished uploads a killed writer left in the
+// store, where it keeps them; a failure is logged and left to the next
+// writable open.
+func (db *DB) abortUploads(ctx context.Context) {
+	a, ok := db.blobs.(UploadAborter)
+	if !ok {
+		return
+	}
+	n, err := a.AbortUploads(ctx, 0)
+	if err != nil {
+		db.log.Warn("cannot abort unfinished uploads; the next writable open will", "db", db.dir, "err", err)
+	}
+	if n > 0 {
+		db.log.Info("aborted unfinished uploads", "count", n, "db", db.dir)
+	}
 }
 
 // isBlobRef reports whether a manifest key is a blob reference, and which.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"time"
 )
 
 // BlobStore keeps the database's immutable blobs by name: a folder of files
@@ -59,6 +60,24 @@ type LocalBlobStore interface {
 	// LocalPath is the file that holds (or would hold) blob name; ok is
 	// false when this blob has none.
 	LocalPath(name string) (path string, ok bool)
+}
+
+// UploadAborter is the optional capability of a store that keeps what a
+// writer killed during a Put had sent (an object store's unfinished
+// multipart uploads: never an object, but stored and billed). The orphan
+// sweep of a writable open aborts them.
+type UploadAborter interface {
+	// AbortUploads aborts the unfinished uploads begun more than
+	// olderThan ago (every one for olderThan <= 0) and says how many.
+	AbortUploads(ctx context.Context, olderThan time.Duration) (int, error)
+}
+
+// UploadLister is the optional capability of a store that can list the
+// unfinished uploads it keeps (UploadAborter): Check reports them.
+type UploadLister interface {
+	// Uploads calls fn with the blob name of each unfinished upload and
+	// when it began; an error from fn stops the listing and is returned.
+	Uploads(ctx context.Context, fn func(name string, began time.Time) error) error
 }
 
 // FetchingBlobStore is the optional capability of a store that can bring a

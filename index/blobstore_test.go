@@ -3,6 +3,7 @@ package index
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // blobPath is where the database's folder store keeps blob name: for
@@ -154,5 +156,58 @@ func TestStoreWithoutLocalFiles(t *testing.T) {
 	}
 	if err := db.VerifyBlob(blob); err != nil {
 		t.Errorf("a referenced blob after the sweep: %v", err)
+	}
+}
+
+// abortingStore counts the AbortUploads calls a writable open makes.
+type abortingStore struct {
+	BlobStore
+	calls     []time.Duration
+	unchecked int // uploads left to abort
+}
+
+func (s *abortingStore) AbortUploads(_ context.Context, olderThan time.Duration) (int, error) {
+	s.calls = append(s.calls, olderThan)
+	n := s.unchecked
+	s.unchecked = 0
+	return n, nil
+}
+
+func (s *abortingStore) Uploads(_ context.Context, fn func(string, time.Time) error) error {
+	for i := range s.unchecked {
+		if err := fn(fmt.Sprintf("up%d.mp4", i), time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// TestSweepAbortsUploads: a writable open aborts every unfinished upload
+// of a store that keeps them; a read-only open leaves them, and Check
+// reports them.
+func TestSweepAbortsUploads(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "db")
+	st := &abortingStore{BlobStore: NewFolderStore(filepath.Join(t.TempDir(), "elsewhere")), unchecked: 2}
+	db, err := Open(dir, Options{Create: true, Blobs: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if len(st.calls) != 1 || st.calls[0] > 0 || st.unchecked != 0 {
+		t.Fatalf("writable open: AbortUploads calls %v, %d uploads left", st.calls, st.unchecked)
+	}
+	st.unchecked = 1
+	db, err = Open(dir, Options{ReadOnly: true, Blobs: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if len(st.calls) != 1 || st.unchecked != 1 {
+		t.Fatalf("read-only open: AbortUploads calls %v, %d uploads left", st.calls, st.unchecked)
+	}
+	_, problems := runCheck(t, db, false)
+	want := "upload up0.mp4: unfinished since 2026-01-02T03:04:05Z, left by a writer killed during its put (the next writable open aborts it)"
+	if len(problems) != 1 || problems[0] != want {
+		t.Fatalf("check: %q, want %q", problems, want)
 	}
 }

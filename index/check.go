@@ -77,6 +77,9 @@ func (db *DB) Check(ctx context.Context, opts CheckOptions, report func(Problem)
 	if err == nil {
 		err = c.blobFiles()
 	}
+	if err == nil {
+		err = c.uploads()
+	}
 	if err != nil {
 		return c.st, fmt.Errorf("index: check %s: %w", db.dir, err)
 	}

@@ -66,6 +66,22 @@ func runMount(ctx context.Context, args []string, stderr io.Writer) error {
 	return nil
 }
 
+// A read through an s3 mount that the server cannot serve fails with EIO
+// within a bounded time, not after minutes of retries: the cache tries a
+// read mountCacheAttempts times, each try bounded by the cache's Timeout
+// (30 s) and made of at most mountAttempts requests (backoff 0.2 s
+// doubling, at most 1 s), each cancelled after mountRequestTimeout without
+// progress. With the server killed (connections refused) a cold read of a
+// clip gives EIO after 4-5 s and one of a shard after 6-9 s, measured on 2
+// cores (TestObjectStorageServerKilledDuringColdRead; the defaults, 3 × 10
+// requests, took 15 s and 27 s); with a server that accepts and then
+// hangs, after at most 2 × 30 s.
+const (
+	mountAttempts       = 5
+	mountRequestTimeout = 10 * time.Second
+	mountCacheAttempts  = 2
+)
+
 // mountStore mounts the tree of a database that publishes to object
 // storage (uri, s3://BUCKET/PREFIX), on any machine: a replica of the
 // index, bootstrapped from PREFIX/index/ and following what the owner
@@ -83,7 +99,7 @@ func mountStore(ctx context.Context, uri, mnt, cacheDir string, cacheSize int64,
 		}
 		cacheDir = filepath.Join(base, "clipfs", "mount", loc.Bucket, filepath.FromSlash(loc.Prefix))
 	}
-	st, err := s3store.Open(ctx, uri, s3store.Options{Logger: log})
+	st, err := s3store.Open(ctx, uri, s3store.Options{Logger: log, Attempts: mountAttempts, RequestTimeout: mountRequestTimeout})
 	if err != nil {
 		return err
 	}
@@ -91,7 +107,9 @@ func mountStore(ctx context.Context, uri, mnt, cacheDir string, cacheSize int64,
 	if err != nil {
 		return err
 	}
-	cache, err := blobcache.New(st, filepath.Join(cacheDir, "blobs"), cacheSize, blobcache.DefaultOptions())
+	copts := blobcache.DefaultOptions()
+	copts.Attempts, copts.Log = mountCacheAttempts, log
+	cache, err := blobcache.New(st, filepath.Join(cacheDir, "blobs"), cacheSize, copts)
 	if err != nil {
 		return err
 	}

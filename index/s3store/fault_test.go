@@ -122,7 +122,7 @@ func TestServerKilledMidRead(t *testing.T) {
 
 // TestPutKilled: a process killed with SIGKILL in the middle of a
 // multipart Put leaves no object under the name, nothing List shows, and
-// an upload on the server that AbortUploads removes.
+// an upload on the server that Uploads lists and AbortUploads removes.
 func TestPutKilled(t *testing.T) {
 	if os.Getenv("S3STORE_PUT_CHILD") != "" {
 		putChild(t)
@@ -168,6 +168,10 @@ func TestPutKilled(t *testing.T) {
 	var listed []string
 	if err := s.List(ctx, func(b index.BlobInfo) error { listed = append(listed, b.Name); return nil }); err != nil || len(listed) > 0 {
 		t.Errorf("list after the put was killed: %v, %v", listed, err)
+	}
+	var uploads []string
+	if err := s.Uploads(ctx, func(name string, _ time.Time) error { uploads = append(uploads, name); return nil }); err != nil || len(uploads) != 1 || uploads[0] != "big.mp4" {
+		t.Errorf("Uploads after the put was killed: %q, %v; want [big.mp4]", uploads, err)
 	}
 	if n, err := s.AbortUploads(ctx, time.Hour); n != 0 || err != nil {
 		t.Errorf("AbortUploads of uploads older than an hour: %d, %v; want 0, nil", n, err)

@@ -23,7 +23,11 @@ type Store struct {
 	dir string // the folder's key prefix, ending in a slash
 }
 
-var _ index.BlobStore = (*Store)(nil)
+var (
+	_ index.BlobStore     = (*Store)(nil)
+	_ index.UploadAborter = (*Store)(nil)
+	_ index.UploadLister  = (*Store)(nil)
+)
 
 // Open is the store over the blobs of uri, s3://BUCKET/PREFIX (ParseURI),
 // on the server and with the credentials opts and the environment name.
@@ -283,14 +287,15 @@ func (s *Store) List(ctx context.Context, fn func(index.BlobInfo) error) error {
 // than olderThan ago, and says how many: a process killed during a Put
 // leaves its parts on the server (never an object), stored and billed
 // until aborted. Uploads younger than olderThan may be another process's
-// Put in progress.
+// Put in progress; olderThan <= 0 aborts every one, whatever the server's
+// clock says.
 func (s *Store) AbortUploads(ctx context.Context, olderThan time.Duration) (int, error) {
 	n := 0
 	for up := range s.cl.ListIncompleteUploads(ctx, s.loc.Bucket, s.dir, false) {
 		if up.Err != nil {
 			return n, s.fail(ctx, "list uploads of", s.dir, up.Err)
 		}
-		if time.Since(up.Initiated) < olderThan {
+		if olderThan > 0 && time.Since(up.Initiated) < olderThan {
 			continue
 		}
 		core := minio.Core{Client: s.cl}
@@ -304,4 +309,26 @@ func (s *Store) AbortUploads(ctx context.Context, olderThan time.Duration) (int,
 		return n, &Error{Op: "list uploads of", URI: s.URI(), Err: err}
 	}
 	return n, nil
+}
+
+// Uploads lists the unfinished multipart uploads under the folder, by
+// blob name; keys below a further slash are not this store's and are left
+// out.
+func (s *Store) Uploads(ctx context.Context, fn func(name string, began time.Time) error) error {
+	for up := range s.cl.ListIncompleteUploads(ctx, s.loc.Bucket, s.dir, false) {
+		if up.Err != nil {
+			return s.fail(ctx, "list uploads of", s.dir, up.Err)
+		}
+		name := strings.TrimPrefix(up.Key, s.dir)
+		if name == "" || strings.Contains(name, "/") {
+			continue
+		}
+		if err := fn(name, up.Initiated); err != nil {
+			return err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return &Error{Op: "list uploads of", URI: s.URI(), Err: err}
+	}
+	return nil
 }

@@ -249,6 +249,10 @@ func (s *Server) waitReady(exited <-chan struct{}) error {
 	return fmt.Errorf("no answer in %s (last: %v)", readyTimeout, last)
 }
 
+// Client is a minio client for the server that tries each request once:
+// for a test to look at the bucket as clipfs left it.
+func (s *Server) Client() (*minio.Client, error) { return s.client() }
+
 // client is a minio client for the server that tries each request once.
 func (s *Server) client() (*minio.Client, error) {
 	return minio.New(strings.TrimPrefix(s.Endpoint, "http://"), &minio.Options{
