@@ -29,7 +29,7 @@ var metavars = map[string]string{
 	"caption-model": "NAME", "enhance-caption-model": "NAME", "embedding-algorithm": "NAME",
 	"captioning-prompt-text": "TEXT", "enhance-captions-prompt-text": "TEXT",
 	"splitting-algorithm": "ALGO", "motion-filter": "MODE", "device": "DEVICE", "min-free": "SIZE",
-	"aesthetic-reduction": "HOW",
+	"aesthetic-reduction": "HOW", "store": "URI", "cache-dir": "DIR", "cache-size": "SIZE",
 }
 
 // metavar is the placeholder shown after --name in help ("" for a switch).
