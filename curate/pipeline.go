@@ -162,11 +162,6 @@ func (r *runner) curateVideo(ctx context.Context, sv SourceVideo, out *Outcome) 
 			firstErr = ee
 			continue
 		}
-		if err := r.sink.Room(); err != nil {
-			discard(results[ci])
-			firstErr = err
-			continue
-		}
 		if err := r.commit(ctx, v, ci, results[ci], out); err != nil {
 			firstErr = err
 		}

@@ -76,15 +76,12 @@ func (s *LocalSink) Commit(ctx context.Context, res *ChunkResult) error {
 	if err != nil {
 		return err
 	}
-	undo := func() {
-		for _, name := range adopted {
-			s.db.DiscardBlob(name)
-		}
-	}
 	cc := index.ChunkCommit{Video: res.Video, Chunk: *res.Chunk, Clips: res.Clips,
 		Embeddings: res.Embeddings, Samples: res.Samples, Limits: s.limits}
 	if err := s.db.CommitChunk(cc); err != nil {
-		undo()
+		for _, name := range adopted {
+			s.db.DiscardBlob(name)
+		}
 		return err
 	}
 	return nil
@@ -142,7 +139,7 @@ func (s *LocalSink) adoptAll(ctx context.Context, res *ChunkResult) ([]string, e
 
 // adopt makes one staged file a blob under its name.
 func (s *LocalSink) adopt(sb StagedBlob) (index.Blob, error) {
-	if name := s.db.TempPath(""); filepath.Dir(sb.Path) != filepath.Dir(name) || filepath.Base(sb.Path) != sb.Name {
+	if tmp := s.db.TempPath(""); filepath.Dir(sb.Path) != filepath.Dir(tmp) || filepath.Base(sb.Path) != sb.Name {
 		return index.Blob{}, fmt.Errorf("staged blob %s: %s is not in the database's tmp folder under its name", sb.Name, sb.Path)
 	}
 	b, err := s.db.AdoptBlob(sb.Path)

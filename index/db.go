@@ -87,7 +87,7 @@ func Open(dir string, opts Options) (*DB, error) {
 	if blobs == nil {
 		blobs = NewFolderStore(filepath.Join(abs, "blobs"))
 	}
-	if opts.Blobs != nil && opts.BlobsURI != "" || opts.Blobs == nil {
+	if opts.Blobs == nil || opts.BlobsURI != "" { // a test's unnamed store is neither recorded nor claimed
 		if err := checkStore(context.Background(), abs, opts, created); err != nil {
 			kv.Close()
 			return nil, err
