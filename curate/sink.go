@@ -28,6 +28,8 @@ type Sink interface {
 	// Commit makes res durable and visible as one unit: its staged files
 	// become blobs, and its records are committed. On failure nothing of
 	// res is visible; the staged files are left for the caller to discard.
+	// Curation calls it from several goroutines at once (one per video in
+	// flight); an implementation must be safe for that.
 	Commit(ctx context.Context, res *ChunkResult) error
 }
 

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"testing"
 
 	"github.com/clipfs/clipfs/curate"
@@ -16,10 +17,12 @@ import (
 
 // shipSink is how a worker on another machine hands its chunks over:
 // every ChunkResult is serialised, read back into a fresh value (nothing
-// shared with what curation built) and only then committed.
+// shared with what curation built) and only then committed. Curation
+// commits several videos' chunks at once, so the counts are guarded.
 type shipSink struct {
 	*curate.LocalSink
 	t       *testing.T
+	mu      sync.Mutex
 	results int
 	blobs   int
 }
@@ -37,8 +40,10 @@ func (s *shipSink) Commit(ctx context.Context, res *curate.ChunkResult) error {
 		s.t.Errorf("read a ChunkResult back: %v\n%s", err, b)
 		return err
 	}
+	s.mu.Lock()
 	s.results++
 	s.blobs += len(back.Blobs)
+	s.mu.Unlock()
 	return s.LocalSink.Commit(ctx, &back)
 }
 
