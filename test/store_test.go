@@ -118,3 +118,37 @@ func TestMountFromObjectStorage(t *testing.T) {
 	time.Sleep(2 * time.Second) // the rest of that publish (index.parquet, shards)
 	same("s3 mount vs export after more curation")
 }
+
+// TestOwnerMountReadsThroughCache: `clipfs mount --db` of a database that
+// keeps its blobs in object storage reads them through a bounded cache on
+// disk, as a mount elsewhere does: the tree equals the export, and what
+// was read is then in --cache-dir.
+func TestOwnerMountReadsThroughCache(t *testing.T) {
+	needFUSE(t)
+	videos := sampleVideos(t, true)
+	srv := useS3(t)
+	db := filepath.Join(t.TempDir(), "db")
+	mustClipfs(t, 0, "curate", "--input", videos, "--db", db, "--store", srv.URI("owner"), "--generate-previews", "--workers", workers())
+	mnt := filepath.Join(t.TempDir(), "mnt")
+	os.MkdirAll(mnt, 0o755)
+	cache := filepath.Join(t.TempDir(), "cache")
+	m := mountWith(t, mnt, "mount", "--db", db, mnt, "--cache-dir", cache, "--cache-size", "1GiB")
+	want := hashTree(t, exportTree(t, db, mnt))
+	sameTree(t, "mount --db of an object-storage database vs export", want, hashTree(t, mnt), nil)
+	var files int
+	var bytes int64
+	filepath.WalkDir(filepath.Join(cache, "blobs", "blobs"), func(p string, d os.DirEntry, err error) error {
+		if info, ierr := d.Info(); err == nil && ierr == nil && !d.IsDir() {
+			files, bytes = files+1, bytes+info.Size()
+		}
+		return nil
+	})
+	clips, _ := os.ReadDir(filepath.Join(mnt, "clips"))
+	if files < len(clips) || bytes == 0 {
+		t.Errorf("after reading the whole tree the cache holds %d complete blobs (%d bytes) for %d clips", files, bytes, len(clips))
+	}
+	m.stop(t) // its stderr is complete (and no longer written)
+	if !strings.Contains(m.stderr.String(), "through a cache in "+cache) {
+		t.Errorf("mount --db does not say it reads through the cache:\n%s", m.stderr)
+	}
+}

@@ -25,7 +25,7 @@ func runCheck(ctx context.Context, args []string, stderr io.Writer) error {
 	if len(pos) > 0 {
 		return usageError{fmt.Sprintf("check takes no arguments (got %q)", pos[0])}
 	}
-	db, err := openDB(ctx, *dbDir, "", index.Options{ReadOnly: true, Logger: newLogger(stderr, false)})
+	db, err := openDB(ctx, *dbDir, "", index.Options{ReadOnly: true, Logger: newLogger(stderr, false)}, nil)
 	if err != nil {
 		return err
 	}

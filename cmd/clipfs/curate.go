@@ -40,7 +40,7 @@ func runCurate(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	defer loaded.Close()
 	cfg.Progress = progress
-	db, err := openDB(ctx, co.db, *co.store, index.Options{Create: true, Logger: log})
+	db, err := openDB(ctx, co.db, *co.store, index.Options{Create: true, Logger: log}, nil)
 	if err != nil {
 		if fault.Environmental(err) {
 			return unfinishedError{err}

@@ -20,7 +20,7 @@ func runExport(ctx context.Context, args []string, stderr io.Writer) error {
 	if *dbDir == "" || *outDir == "" {
 		return usageError{"export needs --db DIR and --out DIR"}
 	}
-	db, err := openDB(ctx, *dbDir, "", index.Options{ReadOnly: true, Logger: newLogger(stderr, false)})
+	db, err := openDB(ctx, *dbDir, "", index.Options{ReadOnly: true, Logger: newLogger(stderr, false)}, nil)
 	if err != nil {
 		return err
 	}

@@ -41,7 +41,7 @@ func runImport(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	log := newLogger(stderr, verbose)
 	cfg.Log = log
-	db, err := openDB(ctx, dbDir, *store, index.Options{Create: true, Logger: log})
+	db, err := openDB(ctx, dbDir, *store, index.Options{Create: true, Logger: log}, nil)
 	if err != nil {
 		if fault.Environmental(err) {
 			return unfinishedError{err}

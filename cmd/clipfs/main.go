@@ -103,6 +103,7 @@ func run(args []string, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	defer startProfile(stderr)()
 	return exitCode(args[0], cmd(ctx, args[1:], stderr), ctx, stderr)
 }
 

@@ -25,8 +25,7 @@ func runMount(ctx context.Context, args []string, stderr io.Writer) error {
 	noPassthrough := flags.Bool("no-passthrough", false, "serve clip media by read calls instead of FUSE passthrough")
 	verbose := flags.Bool("verbose", false, "log mount events")
 	allowOther := flags.Bool("allow-other", false, "let users other than the one who mounts read the tree (a non-root mount needs user_allow_other in /etc/fuse.conf)")
-	cacheDir := flags.String("cache-dir", "", "s3: folder for the index replica and cached blobs (default: the user's cache folder, clipfs/mount/BUCKET/PREFIX)")
-	cacheSize := flags.String("cache-size", "10GiB", "s3: most bytes of blobs kept in --cache-dir, e.g. 50GiB")
+	cf := addCacheFlags(flags, "the user's cache folder, clipfs/mount/BUCKET/PREFIX for s3://, clipfs/db/BUCKET/PREFIX for --db")
 	poll := flags.Duration("poll", 5*time.Second, "s3: how often to look for what the database's owner published")
 	pos, err := parse(flags, args)
 	if err != nil {
@@ -38,11 +37,11 @@ func runMount(ctx context.Context, args []string, stderr io.Writer) error {
 		if *poll <= 0 {
 			return usageError{"--poll must be a positive duration"}
 		}
-		size, err := fault.ParseSize(*cacheSize)
-		if err != nil || size <= 0 {
-			return usageError{fmt.Sprintf("--cache-size %q is not a size above 0 (e.g. 20GiB)", *cacheSize)}
+		cache, err := cf.cache()
+		if err != nil {
+			return err
 		}
-		return mountStore(ctx, pos[0], pos[1], *cacheDir, size, *poll, opts, log, stderr)
+		return mountStore(ctx, pos[0], pos[1], cache, *poll, opts, log, stderr)
 	}
 	if *dbDir == "" || len(pos) != 1 {
 		return usageError{"mount needs --db DIR and one MOUNTPOINT, or s3://BUCKET/PREFIX and a MOUNTPOINT"}
@@ -52,7 +51,12 @@ func runMount(ctx context.Context, args []string, stderr io.Writer) error {
 			return fmt.Errorf("database %s is served by clipfs serve (pid %d) at %s: read it there", abs, s.PID, s.Mount)
 		}
 	}
-	db, err := openDB(ctx, *dbDir, "", index.Options{ReadOnly: true, Logger: log})
+	cache, err := cf.cache()
+	if err != nil {
+		return err
+	}
+	cache.mount = true
+	db, err := openDB(ctx, *dbDir, "", index.Options{ReadOnly: true, Logger: log}, cache)
 	if err != nil {
 		return err
 	}
@@ -61,7 +65,11 @@ func runMount(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "clipfs: serving %s at %s (read-only); stop with Ctrl-C or %s %s\n", db.Dir(), srv.Mountpoint, umountCommand(), srv.Mountpoint)
+	from := ""
+	if db.cache != nil {
+		from = fmt.Sprintf(", blobs from %s through a cache in %s, at most %s", db.store.URI(), filepath.Dir(db.cache.Dir()), fault.FormatSize(cache.size))
+	}
+	fmt.Fprintf(stderr, "clipfs: serving %s at %s (read-only%s); stop with Ctrl-C or %s %s\n", db.Dir(), srv.Mountpoint, from, umountCommand(), srv.Mountpoint)
 	serveMount(ctx, srv, log)
 	return nil
 }
@@ -86,18 +94,17 @@ const (
 // storage (uri, s3://BUCKET/PREFIX), on any machine: a replica of the
 // index, bootstrapped from PREFIX/index/ and following what the owner
 // publishes every poll (the kernel's caches invalidated as serve does),
-// and blobs read through a cache of at most cacheSize bytes on disk.
-func mountStore(ctx context.Context, uri, mnt, cacheDir string, cacheSize int64, poll time.Duration, opts mount.Options, log *slog.Logger, stderr io.Writer) error {
+// and blobs read through the cache (its folder also holds the replica).
+func mountStore(ctx context.Context, uri, mnt string, spec *blobCache, poll time.Duration, opts mount.Options, log *slog.Logger, stderr io.Writer) error {
 	loc, err := s3store.ParseURI(uri)
 	if err != nil {
 		return usageError{err.Error()}
 	}
+	cacheDir := spec.dir
 	if cacheDir == "" {
-		base, err := os.UserCacheDir()
-		if err != nil {
-			return usageError{"mount " + uri + " needs --cache-dir DIR (this user has no cache folder)"}
+		if cacheDir, err = cacheFolder("mount", loc); err != nil {
+			return err
 		}
-		cacheDir = filepath.Join(base, "clipfs", "mount", loc.Bucket, filepath.FromSlash(loc.Prefix))
 	}
 	st, err := s3store.Open(ctx, uri, s3store.Options{Logger: log, Attempts: mountAttempts, RequestTimeout: mountRequestTimeout})
 	if err != nil {
@@ -109,7 +116,7 @@ func mountStore(ctx context.Context, uri, mnt, cacheDir string, cacheSize int64,
 	}
 	copts := blobcache.DefaultOptions()
 	copts.Attempts, copts.Log = mountCacheAttempts, log
-	cache, err := blobcache.New(st, filepath.Join(cacheDir, "blobs"), cacheSize, copts)
+	cache, err := blobcache.New(st, filepath.Join(cacheDir, "blobs"), spec.size, copts)
 	if err != nil {
 		return err
 	}
@@ -132,7 +139,7 @@ func mountStore(ctx context.Context, uri, mnt, cacheDir string, cacheSize int64,
 		return err
 	}
 	fmt.Fprintf(stderr, "clipfs: serving %s at %s (read-only, following it every %s; cache in %s, at most %s); stop with Ctrl-C or %s %s\n",
-		uri, srv.Mountpoint, poll, cacheDir, fault.FormatSize(cacheSize), umountCommand(), srv.Mountpoint)
+		uri, srv.Mountpoint, poll, cacheDir, fault.FormatSize(spec.size), umountCommand(), srv.Mountpoint)
 	serveMount(ctx, srv, log)
 	stop()
 	<-followed

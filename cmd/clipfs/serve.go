@@ -37,6 +37,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	noPassthrough := flags.Bool("no-passthrough", false, "serve clip media by read calls instead of FUSE passthrough")
 	allowOther := flags.Bool("allow-other", false, "let users other than the one who mounts read the tree (a non-root mount needs user_allow_other in /etc/fuse.conf)")
 	verbose := flags.Bool("verbose", false, "log every clip")
+	cf := addCacheFlags(flags, "the user's cache folder, clipfs/db/BUCKET/PREFIX")
 	pos, err := parse(flags, args)
 	if err != nil {
 		return err
@@ -68,7 +69,11 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	defer loaded.Close()
 
-	db, err := openDB(ctx, dbDir, *co.store, index.Options{Create: true, Logger: log})
+	cache, err := cf.cache()
+	if err != nil {
+		return err
+	}
+	db, err := openDB(ctx, dbDir, *co.store, index.Options{Create: true, Logger: log}, cache)
 	if errors.Is(err, index.ErrLocked) {
 		return fmt.Errorf("%w (is a clipfs curate or mount using it? stop it first)", err)
 	} else if err != nil {
