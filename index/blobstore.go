@@ -157,10 +157,11 @@ func (db *DB) OpenBlobFile(ctx context.Context, name string) (f *os.File, ok boo
 	}
 }
 
-// hashBlob is the size and SHA-256 of blob name's bytes as the store
+// hashBlob is the digest of blob name's bytes (all of it when full, the
+// size and XXH3 otherwise) as the store
 // serves them: from the local file a fetching store brings it into, else
 // through its reader.
-func (db *DB) hashBlob(ctx context.Context, name string) (blobDigest, error) {
+func (db *DB) hashBlob(ctx context.Context, name string, full bool) (blobDigest, error) {
 	if _, fetching := db.blobs.(FetchingBlobStore); fetching {
 		f, ok, err := db.OpenBlobFile(ctx, name)
 		if err != nil {
@@ -168,7 +169,7 @@ func (db *DB) hashBlob(ctx context.Context, name string) (blobDigest, error) {
 		}
 		if ok {
 			defer f.Close()
-			return hashFile(f)
+			return hashReader(f, full)
 		}
 	}
 	r, err := db.blobs.Open(ctx, name)
@@ -176,5 +177,5 @@ func (db *DB) hashBlob(ctx context.Context, name string) (blobDigest, error) {
 		return blobDigest{}, err
 	}
 	defer r.Close()
-	return hashFile(io.NewSectionReader(r, 0, r.Size()))
+	return hashReader(io.NewSectionReader(r, 0, r.Size()), full)
 }

@@ -7,30 +7,50 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"hash/fnv"
 	"io"
 	"sync"
 
 	badger "github.com/dgraph-io/badger/v4"
+	"github.com/zeebo/xxh3"
 )
 
-// blobDigest is what a b/ key records of its blob: the size and SHA-256 of
-// the bytes, taken when the blob was adopted. Databases from before digests
-// hold empty b/ values; their blobs have no digest.
+// blobDigest is what a b/ key records of its blob: the size, the SHA-256
+// of the bytes (the blob's identity, which check --read-data verifies) and
+// their XXH3-128 (what a read verifies: about 14 times cheaper to compute,
+// and as sure to catch a changed, cut or damaged file), taken when the blob
+// was adopted. Blobs adopted before XXH3 was recorded have the SHA-256
+// only; those from before digests have none (empty b/ values).
 type blobDigest struct {
-	size int64
-	sum  [sha256.Size]byte
+	size    int64
+	sum     [sha256.Size]byte
+	fast    [16]byte // XXH3-128, big-endian (the canonical form)
+	hasFast bool
+	noSum   bool // a quick hash (hashReader without full): sum not taken
 }
 
-// digestSHA256 tags a b/ value holding a blobDigest: the tag byte, the
-// size as a uvarint, then the 32 bytes of the SHA-256.
-const digestSHA256 = 1
+// Tags of a b/ value: digestSHA256, the tag byte, the size as a uvarint,
+// then the 32 bytes of the SHA-256; digestSHA256XXH3, the same followed
+// by the 16 bytes of the XXH3-128.
+const (
+	digestSHA256     = 1
+	digestSHA256XXH3 = 2
+)
 
 func (d blobDigest) encode() []byte {
-	b := make([]byte, 0, 1+binary.MaxVarintLen64+sha256.Size)
-	b = append(b, digestSHA256)
+	b := make([]byte, 0, 1+binary.MaxVarintLen64+sha256.Size+len(d.fast))
+	tag := byte(digestSHA256)
+	if d.hasFast {
+		tag = digestSHA256XXH3
+	}
+	b = append(b, tag)
 	b = binary.AppendUvarint(b, uint64(d.size))
-	return append(b, d.sum[:]...)
+	b = append(b, d.sum[:]...)
+	if d.hasFast {
+		b = append(b, d.fast[:]...)
+	}
+	return b
 }
 
 // decodeDigest reads a b/ value; ok is false for an empty one (no digest).
@@ -38,20 +58,27 @@ func decodeDigest(v []byte) (d blobDigest, ok bool, err error) {
 	if len(v) == 0 {
 		return d, false, nil
 	}
-	if v[0] != digestSHA256 {
+	tail := 0
+	switch v[0] {
+	case digestSHA256:
+	case digestSHA256XXH3:
+		tail, d.hasFast = len(d.fast), true
+	default:
 		return d, false, fmt.Errorf("unknown digest kind %d", v[0])
 	}
 	size, n := binary.Uvarint(v[1:])
-	if n <= 0 || len(v) != 1+n+sha256.Size {
+	if n <= 0 || len(v) != 1+n+sha256.Size+tail {
 		return d, false, errors.New("corrupt digest")
 	}
 	d.size = int64(size)
 	copy(d.sum[:], v[1+n:])
+	copy(d.fast[:], v[1+n+sha256.Size:])
 	return d, true, nil
 }
 
 // memberDigest is a shard member's recorded digest; ok is false when it
-// has none (samples added before digests).
+// has none (samples added before digests). Members added before XXH3 was
+// recorded have the SHA-256 only.
 func memberDigest(m ShardMember) (blobDigest, bool) {
 	d := blobDigest{size: m.Size}
 	if len(m.SHA256) != 2*sha256.Size {
@@ -60,24 +87,53 @@ func memberDigest(m ShardMember) (blobDigest, bool) {
 	if _, err := hex.Decode(d.sum[:], []byte(m.SHA256)); err != nil {
 		return d, false
 	}
+	if len(m.XXH3) == 2*len(d.fast) {
+		_, err := hex.Decode(d.fast[:], []byte(m.XXH3))
+		d.hasFast = err == nil
+	}
 	return d, true
+}
+
+// conflicts says whether two digests of one blob disagree on what both hold.
+func (d blobDigest) conflicts(o blobDigest) bool {
+	return d.size != o.size || d.sum != o.sum || d.hasFast && o.hasFast && d.fast != o.fast
+}
+
+// merged is d with what o holds and d lacks (o agreeing with d).
+func (d blobDigest) merged(o blobDigest) blobDigest {
+	if !d.hasFast && o.hasFast {
+		d.fast, d.hasFast = o.fast, true
+	}
+	return d
 }
 
 // hashBuffers are hashFile's read buffers, reused from blob to blob.
 var hashBuffers = sync.Pool{New: func() any { return new([256 << 10]byte) }}
 
-// hashFile is the size and SHA-256 of r's bytes (a tmp file, or a blob
-// through an io.SectionReader).
-func hashFile(r io.Reader) (blobDigest, error) {
-	h := sha256.New()
+// hashFile is the size, SHA-256 and XXH3-128 of r's bytes (a tmp file, or
+// a blob through an io.SectionReader): all of the digest.
+func hashFile(r io.Reader) (blobDigest, error) { return hashReader(r, true) }
+
+// hashReader is hashFile, or with full false the size and XXH3-128 only:
+// what verifying a blob whose digest records XXH3 needs.
+func hashReader(r io.Reader, full bool) (blobDigest, error) {
+	fast := xxh3.New()
+	var w io.Writer = fast
+	var h hash.Hash
+	if full {
+		h = sha256.New()
+		w = io.MultiWriter(h, fast)
+	}
 	buf := hashBuffers.Get().(*[256 << 10]byte)
 	defer hashBuffers.Put(buf)
-	n, err := io.CopyBuffer(h, onlyReader{r}, buf[:])
+	n, err := io.CopyBuffer(w, onlyReader{r}, buf[:])
 	if err != nil {
 		return blobDigest{}, err
 	}
-	d := blobDigest{size: n}
-	h.Sum(d.sum[:0])
+	d := blobDigest{size: n, fast: fast.Sum128().Bytes(), hasFast: true, noSum: !full}
+	if h != nil {
+		h.Sum(d.sum[:0])
+	}
 	return d, nil
 }
 
@@ -183,9 +239,10 @@ func (db *DB) verifyMember(m ShardMember) error {
 	return db.VerifyBlob(m.Blob)
 }
 
-// hasher hashes blob name from the store when called.
-func (db *DB) hasher(name string) func() (blobDigest, error) {
-	return func() (blobDigest, error) { return db.hashBlob(context.Background(), name) }
+// hasher hashes blob name from the store when called: all of the digest
+// when full, the size and XXH3 otherwise.
+func (db *DB) hasher(name string) func(full bool) (blobDigest, error) {
+	return func(full bool) (blobDigest, error) { return db.hashBlob(context.Background(), name, full) }
 }
 
 // maxVerdicts bounds the blobs remembered as sound (about 40 bytes each, so
@@ -224,7 +281,7 @@ type verdict struct {
 	err  error
 }
 
-func (v *verdicts) verify(name string, recorded func() (blobDigest, bool, error), hash func() (blobDigest, error)) error {
+func (v *verdicts) verify(name string, recorded func() (blobDigest, bool, error), hash func(full bool) (blobDigest, error)) error {
 	k := keyOf(name)
 	v.mu.Lock()
 	if _, ok := v.sound[k]; ok {
@@ -277,11 +334,11 @@ func (v *verdicts) remember(k nameKey) {
 	v.sound[k] = struct{}{}
 }
 
-// checkDigest hashes the blob and compares it with its recorded digest.
-// final says whether the verdict holds for good (blob bytes never change),
+// checkDigest hashes the blob and compares it with its recorded digest:
+// its XXH3 where that is recorded, else its SHA-256. final says whether the verdict holds for good (blob bytes never change),
 // as opposed to a failure to read that may pass next time, or a blob
 // without a digest.
-func checkDigest(name string, recorded func() (blobDigest, bool, error), hash func() (blobDigest, error)) (err error, final bool) {
+func checkDigest(name string, recorded func() (blobDigest, bool, error), hash func(full bool) (blobDigest, error)) (err error, final bool) {
 	want, ok, err := recorded()
 	if err != nil {
 		return fmt.Errorf("index: blob %s: digest: %w", name, err), false
@@ -289,7 +346,7 @@ func checkDigest(name string, recorded func() (blobDigest, bool, error), hash fu
 	if !ok { // not kept: another path to the blob (a shard member) may have one
 		return nil, false
 	}
-	got, err := hash()
+	got, err := hash(!want.hasFast)
 	if err != nil {
 		return fmt.Errorf("index: blob %s: %w", name, err), false
 	}
@@ -299,13 +356,17 @@ func checkDigest(name string, recorded func() (blobDigest, bool, error), hash fu
 	return nil, true
 }
 
-// digestDiff says how got differs from want ("" when it does not).
+// digestDiff says how got differs from want ("" when it does not), on
+// what both hold: a quick hash (got without its SHA-256) is compared by
+// size and XXH3 only.
 func digestDiff(got, want blobDigest) string {
 	switch {
 	case got.size != want.size:
 		return fmt.Sprintf("%d bytes, digest recorded for %d", got.size, want.size)
-	case got.sum != want.sum:
+	case !got.noSum && got.sum != want.sum:
 		return fmt.Sprintf("sha256 %.8x..., recorded %.8x...", got.sum, want.sum)
+	case got.hasFast && want.hasFast && got.fast != want.fast:
+		return fmt.Sprintf("xxh3-128 %.8x..., recorded %.8x...", got.fast, want.fast)
 	}
 	return ""
 }

@@ -34,6 +34,9 @@ type ShardMember struct {
 	// SHA256 is the hex digest of a blob member, copied from the blob's b/
 	// key when the sample is added, so that it outlives the clip record.
 	SHA256 string `json:"sha256,omitempty"`
+	// XXH3 is its XXH3-128 (hex), copied likewise: what a read verifies.
+	// Members added before XXH3 was recorded have SHA256 only.
+	XXH3 string `json:"xxh3,omitempty"`
 }
 
 // ShardSample is one passed clip in a shard: adjacent members sharing Key.
@@ -173,6 +176,9 @@ func addDigests(txn *badger.Txn, s *ShardSample) error {
 		}
 		if ok {
 			s.Members[i].SHA256 = hex.EncodeToString(d.sum[:])
+			if d.hasFast {
+				s.Members[i].XXH3 = hex.EncodeToString(d.fast[:])
+			}
 		}
 	}
 	return nil
