@@ -50,7 +50,7 @@ func largestFile(t *testing.T, root, in string) string {
 // TestObjectStorageThroughFaultyNetwork: with 200 ms of latency on every
 // response, `clipfs curate --store` succeeds and check --read-data finds
 // nothing wrong; `clipfs mount s3://` of it then serves every file
-// (clips, previews, metas, shards, index.parquet) byte for byte as the
+// (clips, metas, shards, index.parquet) byte for byte as the
 // export of a local curate of the same videos has it, while every
 // connection is reset once it has carried 128 KiB and a fifth of them
 // before the request (the mount's log shows the cut reads it resumed). A second mount, cold, with every connection
@@ -68,13 +68,13 @@ func TestObjectStorageThroughFaultyNetwork(t *testing.T) {
 	os.MkdirAll(mntB, 0o755)
 
 	dbL := filepath.Join(root, "dbL")
-	mustClipfs(t, 0, "curate", "--input", videos, "--db", dbL, "--generate-previews", "--workers", workers())
+	mustClipfs(t, 0, "curate", "--input", videos, "--db", dbL, "--workers", workers())
 	want := exportTree(t, dbL, mntA)
 
 	px.Latency(200*time.Millisecond, 0)
 	dbS := filepath.Join(root, "dbS")
 	start := time.Now()
-	mustClipfs(t, 0, "curate", "--input", videos, "--db", dbS, "--store", uri, "--generate-previews", "--workers", workers())
+	mustClipfs(t, 0, "curate", "--input", videos, "--db", dbS, "--store", uri, "--workers", workers())
 	t.Logf("curate --store through 200 ms of latency: %s", time.Since(start).Round(time.Millisecond))
 	wantHash := hashTree(t, want)
 	start = time.Now()
