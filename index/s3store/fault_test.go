@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -197,4 +198,112 @@ func putChild(t *testing.T) {
 	}
 	err = s.Put(context.Background(), "big.mp4", os.Getenv("S3STORE_PUT_CHILD"))
 	t.Fatalf("the put ended before the kill: %v", err)
+}
+
+// warnings counts the Warn records a store logs whose message holds a
+// given text.
+type warnings struct {
+	slog.Handler
+	text string
+	n    *atomic.Int64
+}
+
+func countWarnings(text string) (*slog.Logger, *atomic.Int64) {
+	n := new(atomic.Int64)
+	return slog.New(warnings{Handler: slog.DiscardHandler, text: text, n: n}), n
+}
+
+func (w warnings) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
+
+func (w warnings) Handle(_ context.Context, r slog.Record) error {
+	if strings.Contains(r.Message, w.text) {
+		w.n.Add(1)
+	}
+	return nil
+}
+
+// TestReadsThroughFaultyNetwork: through a Toxiproxy with 200 ms of
+// latency that resets every connection once the server has sent 1.5 MiB
+// over it, and a fifth of them before a request reaches the server,
+// whole and ranged reads of an 8 MiB blob, four at a time, give exactly
+// the blob's bytes, the cut bodies resumed; when every connection is cut
+// after 16 KiB, more than the retries can get through, a read fails
+// naming the object, with only right bytes before the error, and the same
+// reader reads whole once the network is clean.
+func TestReadsThroughFaultyNetwork(t *testing.T) {
+	t.Parallel()
+	srv := s3test.Start(t)
+	ctx := context.Background()
+	const size = 8 << 20
+	want := randomBytes(70, size)
+	if err := open(t, srv.URI("proxied"), options(srv)).Put(ctx, "clip.mp4", writeTemp(t, "clip.mp4", want)); err != nil {
+		t.Fatal(err)
+	}
+	px := srv.Proxy(t)
+	opts := options(srv)
+	opts.Endpoint = px.Endpoint
+	log, resumed := countWarnings("read cut short")
+	opts.Logger = log
+	s := open(t, srv.URI("proxied"), opts)
+	px.Latency(200*time.Millisecond, 20*time.Millisecond)
+	px.CutAfter(1536<<10, 1)
+	px.Reset(0, 0.2)
+
+	start := time.Now()
+	r, err := s.Open(ctx, "clip.mp4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	got := make([]byte, size)
+	if n, err := r.ReadAt(got, 0); n != size || err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("the whole blob: %d bytes, %v (or wrong bytes)", n, err)
+	}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(g), 7))
+			for range 6 {
+				off := rng.Int64N(size)
+				p := make([]byte, 1+rng.IntN(2<<20))
+				n, err := r.ReadAt(p, off)
+				end := min(off+int64(len(p)), size)
+				if int64(n) != end-off || (err != nil && !(err == io.EOF && end == size)) || !bytes.Equal(p[:n], want[off:end]) {
+					t.Errorf("%d bytes at %d: %d bytes, %v (or wrong bytes)", len(p), off, n, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	t.Logf("25 reads (8 MiB, then 24 of up to 2 MiB, 4 at a time) through the faults in %s; %d cut bodies resumed",
+		time.Since(start).Round(time.Millisecond), resumed.Load())
+	if resumed.Load() == 0 {
+		t.Error("no body was cut: the proxy injected no fault")
+	}
+
+	// Faults beyond the retries: every connection cut after 16 KiB.
+	px.Clear()
+	px.CutAfter(16<<10, 1)
+	short := open(t, srv.URI("proxied"), func() s3store.Options { o := opts; o.Attempts = 3; return o }())
+	sr, err := short.Open(ctx, "clip.mp4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sr.Close()
+	clear(got)
+	n, err := sr.ReadAt(got, 0)
+	t.Logf("with every connection cut: %d bytes, %v", n, err)
+	if err == nil || n >= size {
+		t.Fatalf("a read of %d bytes with every connection cut after 16 KiB: %d bytes and no error", size, n)
+	}
+	if !bytes.Equal(got[:n], want[:n]) {
+		t.Errorf("the %d bytes before the error are not the blob's", n)
+	}
+	if msg := err.Error(); !strings.Contains(msg, "s3://"+srv.Bucket+"/proxied/blobs/clip.mp4") || strings.Contains(msg, "\n") {
+		t.Errorf("the error does not name the object in one line: %q", msg)
+	}
+	px.Clear()
+	if n, err := sr.ReadAt(got, 0); n != size || err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("the same reader once the network is clean: %d bytes, %v (or wrong bytes)", n, err)
+	}
 }

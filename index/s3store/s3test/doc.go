@@ -5,7 +5,10 @@
 // waits until the bucket answers a signed request (about 4 s) and
 // t.Cleanup stops it; Stop, Kill and Restart (same ports, same data) are
 // there for fault tests, and Env gives a child process the AWS_* variables
-// that point at it.
+// that point at it. Server.Proxy puts a Toxiproxy (run in this process)
+// in front of the S3 port, for network faults: latency, connections reset
+// before a request or cut with a reset partway through a response, limited
+// bandwidth.
 //
 // The binary is $CLIPFS_WEED, or seaweedfs-VERSION/weed (Version) in
 // $CLIPFS_CACHE, /var/cache/clipfs or ~/.cache/clipfs, where
