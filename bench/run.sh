@@ -80,6 +80,7 @@ export LC_ALL=C
 
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+BIN_GIVEN=${BIN:+1}
 BIN=${BIN:-$ROOT/bin/clipfs}
 RUNS=${RUNS:-5}
 CLIPS=${CLIPS:-100000}
@@ -221,7 +222,12 @@ median() {
 }
 
 build_helpers() {
-	[[ -x $BIN ]] || { say "building $BIN"; go build -o "$BIN" ./cmd/clipfs; }
+	# $BIN is built from this tree every run (never a stale one left by an
+	# earlier checkout), unless the caller named one.
+	if [[ -z $BIN_GIVEN ]]; then
+		go build -o "$BIN" ./cmd/clipfs || fail "building $BIN failed"
+	fi
+	[[ -x $BIN ]] || fail "no clipfs binary at $BIN"
 	go build -o "$WORK/bin/populate" ./bench/populate
 	go build -o "$WORK/bin/ffmpegcmds" ./bench/ffmpegcmds
 	go build -o "$WORK/bin/fuseceiling" ./bench/fuseceiling
