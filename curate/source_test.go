@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -203,4 +204,73 @@ func TestRemoteSourceFaults(t *testing.T) {
 	_, err = tools.ProbeSource(ctx, media.Source{Name: uri, URL: good, Size: 1})
 	check("probe, server down", err, true)
 	check("transcode, server down", tools.TranscodeSource(ctx, media.Source{Name: uri, URL: good, Size: 1}, 0, 1, dst), true)
+}
+
+// ffprobe and a transcode of two seconds of a one-minute, 25 MB object
+// read a small part of it: they seek with range requests (the index at
+// the end of the file, then the span), nothing is downloaded whole.
+func TestRemoteSourceReadsRanges(t *testing.T) {
+	tools, err := media.DefaultTools()
+	if err != nil {
+		t.Skip(err)
+	}
+	srv := s3test.Start(t)
+	proxy := srv.Proxy(t)
+	p := filepath.Join(t.TempDir(), "long.mp4") // moov at the end, as most cameras write it
+	if out, err := exec.Command(tools.FFmpeg, "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25", "-t", "60",
+		"-c:v", "mpeg4", "-q:v", "2", "-threads", "1", p).CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg: %v %s", err, out)
+	}
+	cl, _ := srv.Client()
+	info, err := cl.FPutObject(context.Background(), srv.Bucket, "in/long.mp4", p, minio.PutObjectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := s3store.OpenFolder(context.Background(), srv.URI("in"), s3store.Options{
+		Endpoint: proxy.Endpoint, AccessKeyID: srv.AccessKey, SecretAccessKey: srv.SecretKey, Region: srv.Region,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	src := func() media.Source {
+		u, err := f.Presign(ctx, "long.mp4", time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return media.Source{Name: f.URI("long.mp4"), URL: u, Size: info.Size}
+	}
+	vi, err := tools.ProbeSource(ctx, src())
+	if err != nil || vi.NumFrames != 1500 {
+		t.Fatalf("probe: %+v %v", vi, err)
+	}
+	probed := proxy.Reads("in/long.mp4")
+	proxy.Reset()
+	dst := filepath.Join(t.TempDir(), "clip.mp4")
+	if err := tools.TranscodeSource(ctx, src(), 40, 42, dst); err != nil {
+		t.Fatal(err)
+	}
+	cut := proxy.Reads("in/long.mp4")
+	t.Logf("object %d bytes; probe: %d bytes in %d GETs, ranges %q; transcode of 40-42 s: %d bytes in %d GETs, ranges %q",
+		info.Size, probed.Bytes, probed.GETs, probed.Ranges, cut.Bytes, cut.GETs, cut.Ranges)
+	// Bytes sent are no measure of what ffmpeg read: each GET asks for the
+	// rest of the object ("bytes=N-", as ffmpeg 5 does), and the socket
+	// buffers take a few MB of it on loopback before ffmpeg closes the
+	// connection. The ranges tell the seeks.
+	seeksTo := func(rd s3test.Reads, from, to float64) bool {
+		return slices.ContainsFunc(rd.Ranges, func(rg string) bool {
+			var off int64
+			_, err := fmt.Sscanf(rg, "bytes=%d-", &off)
+			return err == nil && off >= int64(from*float64(info.Size)) && off <= int64(to*float64(info.Size))
+		})
+	}
+	if rd := probed; rd.Ranged != rd.GETs || !seeksTo(rd, 0.95, 1) {
+		t.Errorf("probe: %d of %d bytes in %d GETs, ranges %q; want ranged GETs only, one to the index at the end", rd.Bytes, info.Size, rd.GETs, rd.Ranges)
+	}
+	if rd := cut; rd.Ranged != rd.GETs || !seeksTo(rd, 0.6, 0.7) {
+		t.Errorf("transcode: %d of %d bytes in %d GETs, ranges %q; want ranged GETs only, one to 40 s (2/3 in)", rd.Bytes, info.Size, rd.GETs, rd.Ranges)
+	}
+	if m, err := media.ProbeMP4(dst); err != nil || m.NumFrames < 49 || m.NumFrames > 51 {
+		t.Errorf("the clip: %+v %v, want 50 frames", m, err)
+	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/clipfs/clipfs/curate/motion"
 	"github.com/clipfs/clipfs/curate/plan"
 	"github.com/clipfs/clipfs/index"
+	"github.com/clipfs/clipfs/index/s3store"
 )
 
 func runCurate(ctx context.Context, args []string, stderr io.Writer) error {
@@ -45,7 +46,7 @@ func runCurate(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	db, err := openDB(ctx, co.db, *co.store, index.Options{Create: true, Logger: log})
 	if err != nil {
-		if fault.Environmental(err) {
+		if fault.Environmental(err) || errors.Is(err, s3store.ErrUnavailable) {
 			return unfinishedError{err}
 		}
 		return err

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 
@@ -25,7 +26,7 @@ func openInput(ctx context.Context, cfg *curate.Config, log *slog.Logger) error 
 	}
 	folder, err := s3store.OpenFolder(ctx, cfg.Input, s3store.Options{Logger: log})
 	if err != nil {
-		if fault.Environmental(err) {
+		if errors.Is(err, s3store.ErrUnavailable) || fault.Environmental(err) {
 			return unfinishedError{err}
 		}
 		return err
