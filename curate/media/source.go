@@ -43,11 +43,11 @@ func (s Source) inputArgs() []string {
 }
 
 // remoteOptions make a tool fail on a stalled server rather than wait for
-// ever, and resume a read cut short where it was.
+// ever, and resume a read cut short (or answered 5xx) where it was.
 func remoteOptions() []string {
 	return []string{
 		"-rw_timeout", strconv.Itoa(RemoteTimeout * 1e6),
-		"-reconnect", "1", "-reconnect_on_network_error", "1",
+		"-reconnect", "1", "-reconnect_on_network_error", "1", "-reconnect_on_http_error", "5xx",
 		"-reconnect_delay_max", strconv.Itoa(remoteReconnectMax),
 	}
 }

@@ -5,7 +5,9 @@
 // waits until the bucket answers a signed request (about 4 s) and
 // t.Cleanup stops it; Stop, Kill and Restart (same ports, same data) are
 // there for fault tests, and Env gives a child process the AWS_* variables
-// that point at it.
+// that point at it. Proxy puts a reverse proxy in front of it that counts
+// the GETs of each object (bytes, ranges, user agents), for tests that show
+// who reads what.
 //
 // The binary is $CLIPFS_WEED, or seaweedfs-VERSION/weed (Version) in
 // $CLIPFS_CACHE, /var/cache/clipfs or ~/.cache/clipfs, where
