@@ -107,7 +107,7 @@ func (r *runner) curateVideo(ctx context.Context, sv SourceVideo, out *Outcome) 
 		return errUpToDate
 	}
 	t0 := time.Now()
-	src, err := r.source(ctx, sv, st.size)
+	src, err := r.source(ctx, sv, st)
 	if err != nil {
 		return err
 	}
@@ -116,7 +116,7 @@ func (r *runner) curateVideo(ctx context.Context, sv SourceVideo, out *Outcome) 
 		return err
 	}
 	r.observe(StageProbe, t0)
-	spans, err := r.split(ctx, sv, st.size, info)
+	spans, err := r.split(ctx, sv, st, info)
 	if err != nil {
 		return err
 	}
@@ -144,7 +144,7 @@ func (r *runner) curateVideo(ctx context.Context, sv SourceVideo, out *Outcome) 
 		results[ci] = make([]clipResult, len(chunk))
 		for i, s := range chunk {
 			waits[ci].Go(func() {
-				res := r.clip(vctx, sv, st.size, info, s)
+				res := r.clip(vctx, sv, st, info, s)
 				if res.abort != nil {
 					vcancel(res.abort)
 				}

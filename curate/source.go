@@ -70,6 +70,7 @@ func DiscoverBucket(ctx context.Context, b Bucket) ([]SourceVideo, error) {
 type sourceState struct {
 	size     int64
 	mtime    time.Time
+	etag     string // an object's, which its reads are pinned to
 	identity string // "size=N mtime=NS" of a file, "size=N etag=E mtime=S" of an object
 }
 
@@ -87,13 +88,15 @@ func (r *runner) stat(ctx context.Context, sv SourceVideo) (sourceState, error) 
 	if err != nil {
 		return sourceState{}, bucketError(ctx, sv, err)
 	}
-	return sourceState{size: size, mtime: mod,
+	return sourceState{size: size, mtime: mod, etag: etag,
 		identity: fmt.Sprintf("size=%d etag=%s mtime=%d", size, etag, mod.Unix())}, nil
 }
 
-// source is sv as the tools read it: the file, or the object through a
-// URL presigned now (one per tool run, so that none expires mid-run).
-func (r *runner) source(ctx context.Context, sv SourceVideo, size int64) (media.Source, error) {
+// source is sv, as st found it, for the tools to read: the file, or the
+// object through a URL presigned now (one per tool run, so that none
+// expires mid-run), its reads pinned to st's ETag (an object replaced
+// since is a fault of the run, not mixed in).
+func (r *runner) source(ctx context.Context, sv SourceVideo, st sourceState) (media.Source, error) {
 	if r.cfg.Bucket == nil {
 		return media.File(sv.Path), nil
 	}
@@ -101,7 +104,7 @@ func (r *runner) source(ctx context.Context, sv SourceVideo, size int64) (media.
 	if err != nil {
 		return media.Source{}, bucketError(ctx, sv, err)
 	}
-	return media.Source{Name: sv.Path, URL: u, Size: size}, nil
+	return media.Source{Name: sv.Path, URL: u, Size: st.size, ETag: st.etag}, nil
 }
 
 // bucketError is a failure to reach an object: a missing one is the

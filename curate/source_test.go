@@ -200,6 +200,25 @@ func TestRemoteSourceFaults(t *testing.T) {
 	check("scene detection, expired URL", err, true)
 	_, err = tools.ProbeSource(ctx, media.Source{Name: uri, URL: missing, Size: 1})
 	check("probe, missing object", err, false)
+
+	// Reads pinned to the ETag curation started from: an object replaced
+	// meanwhile fails the tool, and is not mixed in.
+	_, _, etag, err := f.Stat(ctx, "a.mp4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pinned := media.Source{Name: uri, URL: good, Size: 1, ETag: etag}
+	if _, err := tools.ProbeSource(ctx, pinned); err != nil {
+		t.Fatalf("probe pinned to the current ETag: %v", err)
+	}
+	cl, _ := srv.Client()
+	if _, err := cl.CopyObject(ctx, minio.CopyDestOptions{Bucket: srv.Bucket, Object: "videos/a.mp4"},
+		minio.CopySrcOptions{Bucket: srv.Bucket, Object: "videos-beside/c.mp4"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = tools.ProbeSource(ctx, pinned)
+	check("probe, object replaced since its HEAD", err, true)
+	check("transcode, object replaced since its HEAD", tools.TranscodeSource(ctx, pinned, 0, 1, dst), true)
 	srv.Stop()
 	_, err = tools.ProbeSource(ctx, media.Source{Name: uri, URL: good, Size: 1})
 	check("probe, server down", err, true)

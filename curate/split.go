@@ -10,7 +10,7 @@ import (
 
 // split cuts a video into clip spans with the configured algorithm. Scene
 // detection decodes the whole video once and takes an ffmpeg slot for it.
-func (r *runner) split(ctx context.Context, sv SourceVideo, size int64, info media.VideoInfo) ([]plan.Span, error) {
+func (r *runner) split(ctx context.Context, sv SourceVideo, st sourceState, info media.VideoInfo) ([]plan.Span, error) {
 	if r.cfg.Splitting != SplitScene {
 		return plan.FixedStride(info.NumFrames, info.FrameRate, r.cfg.Stride), nil
 	}
@@ -18,7 +18,7 @@ func (r *runner) split(ctx context.Context, sv SourceVideo, size int64, info med
 		return nil, err
 	}
 	t0 := time.Now()
-	src, err := r.source(ctx, sv, size)
+	src, err := r.source(ctx, sv, st)
 	if err != nil {
 		r.release()
 		return nil, err

@@ -84,6 +84,7 @@ var toolTexts = []struct {
 	{"Server returned 403", "the server refused the presigned URL: expired, or its credentials may not read the object (HTTP 403)", false},
 	{"Server returned 400", "the server refused the presigned URL (HTTP 400)", false},
 	{"Server returned 5XX", "server error (HTTP 5xx)", false},
+	{"Server returned 4XX", "the server refused the request (HTTP 4xx: the object changed while it was read, or requests are throttled)", false},
 }
 
 // Classify classifies err: ok reports an environment failure, with its

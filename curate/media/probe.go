@@ -133,7 +133,7 @@ func (t Tools) runFFprobe(ctx context.Context, src Source) (*ffprobeReport, erro
 	if src.URL == "" {
 		args = append(args, mediaURL(path))
 	} else {
-		args = append(append(args, remoteOptions()...), src.URL)
+		args = append(append(args, src.remoteOptions()...), src.URL)
 	}
 	cmd := exec.CommandContext(ctx, t.FFprobe, args...)
 	cmd.Stdout = &stdout

@@ -18,6 +18,11 @@ type Source struct {
 	URL string
 	// Size is the object's size in bytes, with URL (a file's is stat'ed).
 	Size int64
+	// ETag, if set with URL, pins the object's version: every request
+	// asks If-Match, so an object replaced while it is read fails the tool
+	// (HTTP 412, a fault of the machine: a re-run reads the new one)
+	// rather than mixing two versions' bytes.
+	ETag string
 }
 
 // File is the Source of the local file at path.
@@ -39,17 +44,21 @@ func (s Source) inputArgs() []string {
 	if s.URL == "" {
 		return []string{"-i", mediaURL(s.Name)}
 	}
-	return append(remoteOptions(), "-i", s.URL)
+	return append(s.remoteOptions(), "-i", s.URL)
 }
 
 // remoteOptions make a tool fail on a stalled server rather than wait for
 // ever, and resume a read cut short (or answered 5xx) where it was.
-func remoteOptions() []string {
-	return []string{
+func (s Source) remoteOptions() []string {
+	opts := []string{
 		"-rw_timeout", strconv.Itoa(RemoteTimeout * 1e6),
 		"-reconnect", "1", "-reconnect_on_network_error", "1", "-reconnect_on_http_error", "5xx",
 		"-reconnect_delay_max", strconv.Itoa(remoteReconnectMax),
 	}
+	if s.ETag != "" && !strings.ContainsAny(s.ETag, "\"\r\n") {
+		opts = append(opts, "-headers", "If-Match: \""+s.ETag+"\"\r\n")
+	}
+	return opts
 }
 
 // hidden are the strings of s that a tool's message must not carry into an
