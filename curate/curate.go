@@ -50,7 +50,7 @@ func Run(ctx context.Context, db *index.DB, tools media.Tools, cfg Config) (Repo
 	var walkErrs []error
 	if cfg.Bucket != nil {
 		var err error
-		if videos, err = DiscoverBucket(ctx, cfg.Bucket); err != nil {
+		if videos, walkErrs, err = DiscoverBucket(ctx, cfg.Bucket); err != nil {
 			return Report{}, err
 		}
 	} else {

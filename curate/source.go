@@ -44,24 +44,41 @@ func isVideo(name string) bool {
 
 // DiscoverBucket lists the videos below b, at any depth, in key order:
 // Path is each one's s3:// URI (what NeMo records as source_video), Rel its
-// name below the folder, Size from the listing. A listing that fails is an
-// *fault.EnvError for the folder: nothing is known, and a re-run lists
-// again.
-func DiscoverBucket(ctx context.Context, b Bucket) ([]SourceVideo, error) {
-	var out []SourceVideo
-	err := b.Walk(ctx, func(name string, size int64, _ time.Time, _ string) error {
-		if isVideo(name) {
-			out = append(out, SourceVideo{Path: b.URI(name), Rel: name, Size: size})
+// name below the folder, Size from the listing. A video whose key has no
+// path in the tree (an empty, "." or ".." part: a//b.mp4) is not curated
+// and is returned in skipped, as a *media.MediaError naming it. A listing
+// that fails is an *fault.EnvError for the folder: nothing is known, and a
+// re-run lists again.
+func DiscoverBucket(ctx context.Context, b Bucket) (videos []SourceVideo, skipped []error, err error) {
+	err = b.Walk(ctx, func(name string, size int64, _ time.Time, _ string) error {
+		switch {
+		case !isVideo(name):
+		case !isTreePath(name):
+			skipped = append(skipped, &media.MediaError{Path: b.URI(name),
+				Reason: `not curated: its key has an empty, "." or ".." part, which has no path in the tree`})
+		default:
+			videos = append(videos, SourceVideo{Path: b.URI(name), Rel: name, Size: size})
 		}
 		return nil
 	})
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return nil, &fault.EnvError{Path: b.URI(""), Cause: "cannot list the videos: " + errText(err), Err: err}
+		return nil, nil, &fault.EnvError{Path: b.URI(""), Cause: "cannot list the videos: " + errText(err), Err: err}
 	}
-	return out, nil
+	return videos, skipped, nil
+}
+
+// isTreePath reports whether name is a slash-separated path of non-empty
+// parts, none "." or "..".
+func isTreePath(name string) bool {
+	for part := range strings.SplitSeq(name, "/") {
+		if part == "" || part == "." || part == ".." {
+			return false
+		}
+	}
+	return true
 }
 
 // sourceState is what curation knows of a video's bytes when it starts:

@@ -58,8 +58,9 @@ func modified(t time.Time) time.Time { return t.Truncate(time.Second).UTC() }
 // Walk calls fn for every object below the folder, at any depth, in key
 // order, a listing page (1000 objects) at a time: its name relative to the
 // folder, size, time of last modification (to the second) and ETag.
-// Folder markers (keys ending in a slash) are left out. An error of fn
-// ends the walk and is returned.
+// Folder markers (keys ending in a slash) are left out; a name with an
+// empty, "." or ".." part is passed on as it is (Stat and Presign refuse
+// it). An error of fn ends the walk and is returned.
 func (f *Folder) Walk(ctx context.Context, fn func(name string, size int64, mod time.Time, etag string) error) error {
 	if err := ctx.Err(); err != nil {
 		return &Error{Op: "list", URI: f.URI(""), Err: err}
@@ -71,7 +72,7 @@ func (f *Folder) Walk(ctx context.Context, fn func(name string, size int64, mod 
 			return f.s.fail(ctx, "list", f.s.dir, obj.Err)
 		}
 		name := strings.TrimPrefix(obj.Key, f.s.dir)
-		if name == "" || strings.HasSuffix(name, "/") || checkFolder(name) != nil {
+		if name == "" || strings.HasSuffix(name, "/") {
 			continue
 		}
 		if err := fn(name, obj.Size, modified(obj.LastModified), obj.ETag); err != nil {
