@@ -74,7 +74,7 @@ const (
 // and captions, and finally stage the kept media for the chunk's commit.
 // A failed step is named in the clip's errors (docs/formats.md §3) and the clip is
 // still recorded.
-func (r *runner) clip(ctx context.Context, sv SourceVideo, info media.VideoInfo, s plan.Span) clipResult {
+func (r *runner) clip(ctx context.Context, sv SourceVideo, st sourceState, info media.VideoInfo, s plan.Span) clipResult {
 	source := sv.Path
 	c := index.ClipRecord{
 		ID: plan.SpanUUID(source, s), Source: source, Span: [2]float64{s.Start, s.End},
@@ -103,7 +103,7 @@ func (r *runner) clip(ctx context.Context, sv SourceVideo, info media.VideoInfo,
 			os.Remove(tmp)
 		}
 	}()
-	if err := r.transcode(ctx, source, s, tmp); err != nil {
+	if err := r.transcode(ctx, sv, st, s, tmp); err != nil {
 		r.stepFailed(ctx, &res, "transcode", err, "clip not transcoded", "span", s)
 		r.noMotionData(&res)
 		return res
@@ -159,13 +159,19 @@ func (r *runner) clip(ctx context.Context, sv SourceVideo, info media.VideoInfo,
 	return res
 }
 
-func (r *runner) transcode(ctx context.Context, source string, s plan.Span, dst string) error {
+// transcode cuts span s of sv into dst; an object's URL is presigned once
+// the slot is taken, right before ffmpeg reads it.
+func (r *runner) transcode(ctx context.Context, sv SourceVideo, st sourceState, s plan.Span, dst string) error {
 	if err := r.acquire(ctx); err != nil {
 		return err
 	}
 	defer r.release()
 	t0 := time.Now()
-	if err := r.tools.Transcode(ctx, source, s.Start, s.End, dst); err != nil {
+	src, err := r.source(ctx, sv, st)
+	if err != nil {
+		return err
+	}
+	if err := r.tools.TranscodeSource(ctx, src, s.Start, s.End, dst); err != nil {
 		return err
 	}
 	r.observe(StageTranscode, t0)

@@ -17,7 +17,11 @@ import (
 // Config is one curation run. The zero value of each optional field is
 // NeMo Curator's default.
 type Config struct {
-	Input            string // root folder searched recursively
+	Input string // root folder searched recursively
+	// Bucket, if set, is the input instead of a folder: the videos below
+	// an s3://BUCKET/PREFIX/ (Input is then its URI). ffmpeg reads each
+	// through presigned URLs, seeking with range requests.
+	Bucket           Bucket
 	Splitting        Splitting
 	Stride           plan.StrideParams // for SplitFixedStride
 	Scene            plan.SceneParams  // for SplitScene
@@ -163,14 +167,17 @@ func (c *Config) normalise() error {
 	if err := c.Validate(); err != nil {
 		return err
 	}
-	if c.Input == "" {
+	if c.Bucket != nil {
+		c.Input = c.Bucket.URI("")
+	} else if c.Input == "" {
 		return errors.New("no input folder given (--input DIR)")
+	} else {
+		abs, err := absFolder("input", c.Input)
+		if err != nil {
+			return err
+		}
+		c.Input = abs
 	}
-	abs, err := absFolder("input", c.Input)
-	if err != nil {
-		return err
-	}
-	c.Input = abs
 	if c.Splitting == "" {
 		c.Splitting = SplitFixedStride
 	}

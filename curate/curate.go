@@ -38,7 +38,7 @@ type Report struct {
 // were curated.
 var ErrSomeFailed = errors.New("some videos could not be curated")
 
-// Run curates every video under cfg.Input into db. Videos are independent:
+// Run curates every video under cfg.Input (or cfg.Bucket) into db. Videos are independent:
 // one that fails is reported in Report.Failed and the others go on. The
 // error is ctx's when cancelled (chunks in hand are not committed), wraps
 // ErrSomeFailed when some videos failed, and is nil otherwise.
@@ -46,7 +46,16 @@ func Run(ctx context.Context, db *index.DB, tools media.Tools, cfg Config) (Repo
 	if err := cfg.normalise(); err != nil {
 		return Report{}, err
 	}
-	videos, walkErrs := Discover(cfg.Input)
+	var videos []SourceVideo
+	var walkErrs []error
+	if cfg.Bucket != nil {
+		var err error
+		if videos, walkErrs, err = DiscoverBucket(ctx, cfg.Bucket); err != nil {
+			return Report{}, err
+		}
+	} else {
+		videos, walkErrs = Discover(cfg.Input)
+	}
 	r := newRunner(db, tools, cfg)
 	r.report.Videos = len(videos)
 	for _, err := range walkErrs {
@@ -121,8 +130,8 @@ func (r *runner) publish(ctx context.Context, seal, changed bool) (bool, []error
 
 // SourceVideo is a video found under the input root.
 type SourceVideo struct {
-	Path string // absolute
-	Rel  string // below the input root
+	Path string // absolute; an object's s3:// URI (Config.Bucket)
+	Rel  string // below the input root (an object's name below the folder)
 	Size int64
 }
 

@@ -23,6 +23,9 @@ type Curator struct {
 
 // NewCurator checks cfg and prepares curation into db.
 func NewCurator(db *index.DB, tools media.Tools, cfg Config) (*Curator, error) {
+	if cfg.Bucket != nil {
+		return nil, configErrorf("a Curator follows a folder; a bucket (%s) is curated by Run", cfg.Bucket.URI(""))
+	}
 	if err := cfg.normalise(); err != nil {
 		return nil, err
 	}

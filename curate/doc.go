@@ -4,6 +4,11 @@
 // and commits the result one chunk at a time through a Sink. It is NeMo
 // Curator's video pipeline for one machine, with the same outputs.
 //
+// Videos come from a folder (Discover) or from object storage through the
+// Bucket this package declares (source.go: DiscoverBucket; cmd/clipfs
+// passes an s3store.Folder): ffmpeg reads an object through a URL
+// presigned for each tool run, and source_video is its s3:// URI.
+//
 // One runner (pipeline.go: a video, its chunks, the ffmpeg slots) curates
 // videos concurrently, and each of its stages lives in a file of its own:
 // split.go (spans of a video), clip.go (one clip: transcode, probe, then

@@ -3,9 +3,7 @@ package curate
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -98,29 +96,33 @@ func (r *runner) video(ctx context.Context, sv SourceVideo) (Outcome, error) {
 }
 
 func (r *runner) curateVideo(ctx context.Context, sv SourceVideo, out *Outcome) error {
-	st, err := os.Stat(sv.Path)
+	st, err := r.stat(ctx, sv)
 	if err != nil {
-		return media.FileError(sv.Path, err)
+		return err
 	}
-	fingerprint := fmt.Sprintf("size=%d mtime=%d %s", st.Size(), st.ModTime().UnixNano(), r.cfg.settings())
+	fingerprint := st.identity + " " + r.cfg.settings()
 	old, err := r.sink.Video(sv.Path)
 	if err == nil && old.Fingerprint == fingerprint && old.Complete() {
 		r.log.Debug("up to date", "video", sv.Path)
 		return errUpToDate
 	}
 	t0 := time.Now()
-	info, err := r.tools.Probe(ctx, sv.Path)
+	src, err := r.source(ctx, sv, st)
+	if err != nil {
+		return err
+	}
+	info, err := r.tools.ProbeSource(ctx, src)
 	if err != nil {
 		return err
 	}
 	r.observe(StageProbe, t0)
-	spans, err := r.split(ctx, sv, info)
+	spans, err := r.split(ctx, sv, st, info)
 	if err != nil {
 		return err
 	}
 	chunks := plan.GroupChunks(spans)
 	v := index.VideoRecord{
-		Source: sv.Path, Rel: sv.Rel, Fingerprint: fingerprint, SourceMTime: st.ModTime().Unix(),
+		Source: sv.Path, Rel: sv.Rel, Fingerprint: fingerprint, SourceMTime: st.mtime.Unix(),
 		Width: info.Width, Height: info.Height, FrameRate: info.FrameRate, NumFrames: info.NumFrames,
 		Duration: info.Duration, VideoCodec: info.VideoCodec, PixelFormat: info.PixelFormat, AudioCodec: info.AudioCodec,
 		NumTotalClips: len(spans), NumClipChunks: len(chunks), CuratedAt: index.Now(),
@@ -142,7 +144,7 @@ func (r *runner) curateVideo(ctx context.Context, sv SourceVideo, out *Outcome) 
 		results[ci] = make([]clipResult, len(chunk))
 		for i, s := range chunk {
 			waits[ci].Go(func() {
-				res := r.clip(vctx, sv, info, s)
+				res := r.clip(vctx, sv, st, info, s)
 				if res.abort != nil {
 					vcancel(res.abort)
 				}

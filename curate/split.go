@@ -10,7 +10,7 @@ import (
 
 // split cuts a video into clip spans with the configured algorithm. Scene
 // detection decodes the whole video once and takes an ffmpeg slot for it.
-func (r *runner) split(ctx context.Context, sv SourceVideo, info media.VideoInfo) ([]plan.Span, error) {
+func (r *runner) split(ctx context.Context, sv SourceVideo, st sourceState, info media.VideoInfo) ([]plan.Span, error) {
 	if r.cfg.Splitting != SplitScene {
 		return plan.FixedStride(info.NumFrames, info.FrameRate, r.cfg.Stride), nil
 	}
@@ -18,7 +18,12 @@ func (r *runner) split(ctx context.Context, sv SourceVideo, info media.VideoInfo
 		return nil, err
 	}
 	t0 := time.Now()
-	cuts, frames, err := r.tools.DetectCuts(ctx, sv.Path, info.Width, info.Height, r.cfg.Scene.Threshold, r.cfg.Scene.MinSceneLen)
+	src, err := r.source(ctx, sv, st)
+	if err != nil {
+		r.release()
+		return nil, err
+	}
+	cuts, frames, err := r.tools.DetectCutsSource(ctx, src, info.Width, info.Height, r.cfg.Scene.Threshold, r.cfg.Scene.MinSceneLen)
 	r.release()
 	if err != nil {
 		return nil, err

@@ -15,10 +15,11 @@ import (
 	"github.com/clipfs/clipfs/curate/motion"
 	"github.com/clipfs/clipfs/curate/plan"
 	"github.com/clipfs/clipfs/index"
+	"github.com/clipfs/clipfs/index/s3store"
 )
 
 func runCurate(ctx context.Context, args []string, stderr io.Writer) error {
-	fs := newFlags("curate", "curate --input DIR --db DIR [flags]", stderr)
+	fs := newFlags("curate", "curate --input DIR|s3://BUCKET/PREFIX/ --db DIR [flags]", stderr)
 	co := curateFlags(fs)
 	var verbose bool
 	fs.BoolVar(&verbose, "verbose", false, "log every clip")
@@ -27,7 +28,7 @@ func runCurate(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	if co.cfg.Input == "" || co.db == "" {
-		return usageError{"curate needs --input DIR and --db DIR"}
+		return usageError{"curate needs --input DIR (or s3://BUCKET/PREFIX/) and --db DIR"}
 	}
 	if err := refuseIfServed(co.db); err != nil {
 		return err
@@ -40,9 +41,12 @@ func runCurate(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	defer loaded.Close()
 	cfg.Progress = progress
+	if err := openInput(ctx, &cfg, log); err != nil {
+		return err
+	}
 	db, err := openDB(ctx, co.db, *co.store, index.Options{Create: true, Logger: log}, nil)
 	if err != nil {
-		if fault.Environmental(err) {
+		if fault.Environmental(err) || errors.Is(err, s3store.ErrUnavailable) {
 			return unfinishedError{err}
 		}
 		return err
@@ -50,6 +54,9 @@ func runCurate(ctx context.Context, args []string, stderr io.Writer) error {
 	defer db.close()
 	rep, err := curate.Run(ctx, db.DB, co.tools, cfg)
 	if err != nil && rep.Videos == 0 && len(rep.Failed) == 0 {
+		if fault.Environmental(err) && ctx.Err() == nil {
+			return unfinishedError{err} // a bucket that could not be listed
+		}
 		return err // nothing ran: the input itself is wrong
 	}
 	if perr := db.publish(context.WithoutCancel(ctx)); perr != nil {
@@ -89,7 +96,7 @@ func curateFlags(fs *flag.FlagSet) *curateOptions {
 	cfg := &o.cfg
 	cfg.Stride, cfg.Scene = plan.DefaultStride(), plan.DefaultSceneParams()
 	cfg.MotionThresholds, cfg.Shards = motion.DefaultThresholds(), index.DefaultShardLimits()
-	fs.StringVar(&cfg.Input, "input", "", "folder of source videos, searched recursively (.mp4 .mov .avi .mkv .webm)")
+	fs.StringVar(&cfg.Input, "input", "", "folder of source videos, searched recursively (.mp4 .mov .avi .mkv .webm); curate also takes s3://BUCKET/PREFIX/, every video below it, read in place through presigned URLs (server and credentials as for --store)")
 	fs.StringVar(&cfg.Input, "video-dir", "", "same as --input (NeMo Curator's name)")
 	fs.StringVar(&o.db, "db", "", "database folder (created if missing)")
 	o.store = addStoreFlag(fs)

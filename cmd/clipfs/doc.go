@@ -2,6 +2,7 @@
 // the read-only tree NeMo Curator's ClipWriterStage writes.
 //
 //	clipfs curate --input DIR --db DIR [flags]   curate videos into a database
+//	clipfs curate --input s3://BUCKET/PREFIX/ --db DIR   ... a bucket's videos, read in place
 //	clipfs mount  --db DIR MOUNTPOINT [flags]    serve a database over FUSE
 //	clipfs export --db DIR --out DIR [flags]     write the same tree to disk
 //	clipfs import --from DIR --db DIR [flags]    ingest a ClipWriterStage tree

@@ -58,7 +58,8 @@ var commands = map[string]func(ctx context.Context, args []string, stderr io.Wri
 const usage = `usage: clipfs COMMAND [flags]
 
 commands:
-  curate --input DIR --db DIR   curate videos (probe, split, transcode, previews) into a database
+  curate --input DIR --db DIR   curate videos (probe, split, transcode, previews) into a database;
+                                --input s3://BUCKET/PREFIX/ curates a bucket's videos in place
   mount  --db DIR MOUNTPOINT    serve the database read-only as NeMo Curator's ClipWriterStage tree
   export --db DIR --out DIR     write the same tree to a folder
   check --db DIR [--read-data]  verify records, blobs, shards and tree entries (--read-data: every blob's digest)

@@ -45,6 +45,9 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if co.cfg.Input == "" || co.db == "" || *mnt == "" || len(pos) > 0 {
 		return usageError{"serve needs --input DIR, --db DIR and --mount MOUNTPOINT"}
 	}
+	if isBucketInput(co.cfg.Input) {
+		return usageError{fmt.Sprintf("serve --input takes a folder to watch, not %s: curate a bucket with `clipfs curate --input %s --db DIR` (run it again to pick up new or replaced videos)", co.cfg.Input, co.cfg.Input)}
+	}
 	if *rescan == 0 {
 		*rescan = -1
 	}

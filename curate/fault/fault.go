@@ -71,6 +71,20 @@ var toolTexts = []struct {
 	{"Cannot allocate memory", "out of memory", false},
 	{"out of memory", "out of memory", false},
 	{"CUDA_ERROR_OUT_OF_MEMORY", "GPU out of memory", false},
+	// A video read over HTTP (a presigned URL into a bucket): the server
+	// or the way to it failed, or it refused the URL. Never the video's
+	// fault; a 404 (the object is gone) is not here: that is the input's.
+	{"Connection refused", "server unreachable: connection refused", false},
+	{"Connection timed out", "server unreachable: timed out", false},
+	{"Network is unreachable", "server unreachable: network is unreachable", false},
+	{"No route to host", "server unreachable: no route to host", false},
+	{"Failed to resolve hostname", "server unreachable: host name not found", false},
+	{"Connection reset by peer", "server dropped the connection", false},
+	{"Server returned 401", "the server refused the presigned URL (HTTP 401)", false},
+	{"Server returned 403", "the server refused the presigned URL: expired, or its credentials may not read the object (HTTP 403)", false},
+	{"Server returned 400", "the server refused the presigned URL (HTTP 400)", false},
+	{"Server returned 5XX", "server error (HTTP 5xx)", false},
+	{"Server returned 4XX", "the server refused the request (HTTP 4xx: the object changed while it was read, or requests are throttled)", false},
 }
 
 // Classify classifies err: ok reports an environment failure, with its

@@ -4,6 +4,10 @@
 // models, and decoding a video once for scene detection with PySceneDetect's
 // ContentDetector.
 //
+// A source video is a Source (source.go): a local file, or an object that
+// the tools read over HTTP(S) through a presigned URL, seeking with range
+// requests; errors name Source.Name and never show the URL.
+//
 // A tool's failure is told apart here: a *MediaError is the input's fault
 // (a file ffmpeg cannot decode), an *fault.EnvError the machine's (a tool
 // killed, a full disk).

@@ -48,17 +48,17 @@ var audioCopyRefusals = []string{
 // '?', '#', '%' or a leading '-' reach ffmpeg unchanged; "-f mp4" lets dst have
 // any extension (a temporary name, say). Quote "0:a:0?" when running it in a shell.
 func TranscodeArgs(src string, start, end float64, dst string) []string {
-	return transcodeArgsWithAudio(src, start, end, dst, "copy")
+	return transcodeArgsWithAudio(File(src), start, end, dst, "copy")
 }
 
-func transcodeArgsWithAudio(src string, start, end float64, dst, audioCodec string) []string {
-	return []string{
-		"-nostdin", "-v", "error", "-y", "-threads", "1",
-		"-ss", mediaTime(start), "-to", mediaTime(end), "-i", mediaURL(src),
+func transcodeArgsWithAudio(src Source, start, end float64, dst, audioCodec string) []string {
+	args := []string{"-nostdin", "-v", "error", "-y", "-threads", "1",
+		"-ss", mediaTime(start), "-to", mediaTime(end)}
+	return append(append(args, src.inputArgs()...),
 		"-map", "0:v:0", "-c:v", "libx264", "-threads", "1",
 		"-map", "0:a:0?", "-c:a", audioCodec,
 		"-f", "mp4", mediaURL(dst),
-	}
+	)
 }
 
 // Transcode cuts [start, end) seconds of src into dst with TranscodeArgs.
@@ -70,7 +70,15 @@ func transcodeArgsWithAudio(src string, start, end float64, dst, audioCodec stri
 // [start, end). A span past the end of src gives an MP4 without a video stream
 // (ffmpeg exits 0); Probe on the clip reports it.
 func (t Tools) Transcode(ctx context.Context, src string, start, end float64, dst string) error {
-	stderr, err := t.runFFmpeg(ctx, TranscodeArgs(src, start, end, dst))
+	return t.TranscodeSource(ctx, File(src), start, end, dst)
+}
+
+// TranscodeSource is Transcode of a Source: a file, or an object read over
+// HTTP with range requests (only the bytes the span needs, and the index).
+// Its errors name src.Name, never src.URL; a server that cannot be reached
+// or refuses the URL is an *fault.EnvError.
+func (t Tools) TranscodeSource(ctx context.Context, src Source, start, end float64, dst string) error {
+	stderr, err := t.runFFmpeg(ctx, transcodeArgsWithAudio(src, start, end, dst, "copy"))
 	if err != nil && ctx.Err() == nil && refusesAudioCopy(stderr) {
 		stderr, err = t.runFFmpeg(ctx, transcodeArgsWithAudio(src, start, end, dst, "aac"))
 	}
@@ -79,9 +87,9 @@ func (t Tools) Transcode(ctx context.Context, src string, start, end float64, ds
 	}
 	_ = os.Remove(dst)
 	if ctx.Err() != nil {
-		return fmt.Errorf("transcode %s: %w", src, ctx.Err())
+		return fmt.Errorf("transcode %s: %w", src.Name, ctx.Err())
 	}
-	return toolFailure(src, "transcode failed", stderr, err, src, dst)
+	return toolFailure(src.Name, "transcode failed", stderr, err, append(src.hidden(), dst)...)
 }
 
 // PreviewArgs is the ffmpeg argument list (without the binary) that writes
@@ -282,6 +290,7 @@ func cleanToolLine(line string, paths ...string) string {
 		line = strings.ReplaceAll(line, mediaURL(p), "")
 		line = strings.ReplaceAll(line, p, "")
 	}
+	line = scrubURLs(line)
 	line = strings.TrimSpace(strings.TrimLeft(strings.TrimSpace(line), ":"))
 	line = strings.ToValidUTF8(line, "\uFFFD")
 	if len(line) > maxReasonLen {

@@ -57,17 +57,31 @@ func DefaultTools() (Tools, error) {
 // "zero duration" or "not a readable video: <what ffprobe said>".
 // Cover art (an attached picture) does not count as a video stream.
 func (t Tools) Probe(ctx context.Context, path string) (VideoInfo, error) {
-	size, err := checkVideoFile(path)
-	if err != nil {
-		return VideoInfo{}, err
+	return t.ProbeSource(ctx, File(path))
+}
+
+// ProbeSource is Probe of a Source: a file, or an object that ffprobe
+// reads over HTTP with range requests (its header and index, not the
+// whole). An empty object is "empty file", as a file. Its errors name
+// src.Name, never src.URL; a server that cannot be reached or refuses the
+// URL is an *fault.EnvError.
+func (t Tools) ProbeSource(ctx context.Context, src Source) (VideoInfo, error) {
+	size := src.Size
+	if src.URL == "" {
+		var err error
+		if size, err = checkVideoFile(src.Name); err != nil {
+			return VideoInfo{}, err
+		}
+	} else if size == 0 {
+		return VideoInfo{}, &MediaError{Path: src.Name, Reason: "empty file"}
 	}
-	report, err := t.runFFprobe(ctx, path)
+	report, err := t.runFFprobe(ctx, src)
 	if err != nil {
 		return VideoInfo{}, err
 	}
 	info, reason := report.videoInfo()
 	if reason != "" {
-		return VideoInfo{}, &MediaError{Path: path, Reason: reason}
+		return VideoInfo{}, &MediaError{Path: src.Name, Reason: reason}
 	}
 	info.NumBytes = size
 	return info, nil
@@ -111,11 +125,17 @@ func FileError(path string, err error) error {
 	return &MediaError{Path: path, Reason: "not a readable video: " + err.Error(), Err: err}
 }
 
-func (t Tools) runFFprobe(ctx context.Context, path string) (*ffprobeReport, error) {
+func (t Tools) runFFprobe(ctx context.Context, src Source) (*ffprobeReport, error) {
+	path := src.Name
 	var stdout bytes.Buffer
 	stderr := &stderrCapture{}
-	cmd := exec.CommandContext(ctx, t.FFprobe, "-v", "error", "-print_format", "json",
-		"-show_format", "-show_streams", mediaURL(path))
+	args := []string{"-v", "error", "-print_format", "json", "-show_format", "-show_streams"}
+	if src.URL == "" {
+		args = append(args, mediaURL(path))
+	} else {
+		args = append(append(args, src.remoteOptions()...), src.URL)
+	}
+	cmd := exec.CommandContext(ctx, t.FFprobe, args...)
 	cmd.Stdout = &stdout
 	cmd.Stderr = stderr
 	err := cmd.Run()
@@ -131,7 +151,7 @@ func (t Tools) runFFprobe(ctx context.Context, path string) (*ffprobeReport, err
 		if cause, full, env := fault.Classify(errors.New(stderr.String())); env {
 			return nil, &fault.EnvError{Path: path, Cause: "probe: " + cause, DiskFull: full, Err: err}
 		}
-		line := cleanToolLine(stderr.firstLine(), path)
+		line := cleanToolLine(stderr.firstLine(), src.hidden()...)
 		if line == "" {
 			line = exitErr.String()
 		}

@@ -163,14 +163,14 @@ func sceneDetectDims(width, height int) (w, h int) {
 // sceneDecodeArgs is the ffmpeg argument list that writes every frame of the
 // first video stream of src, once each and in order (no frame dropped or
 // repeated), as raw BGR24 of w x h pixels on stdout.
-func sceneDecodeArgs(src string, w, h int) []string {
-	return []string{
-		"-nostdin", "-v", "error", "-threads", "1", "-filter_threads", "1",
-		"-i", mediaURL(src), "-map", "0:v:0", "-an", "-sn", "-dn",
+func sceneDecodeArgs(src Source, w, h int) []string {
+	args := []string{"-nostdin", "-v", "error", "-threads", "1", "-filter_threads", "1"}
+	return append(append(args, src.inputArgs()...),
+		"-map", "0:v:0", "-an", "-sn", "-dn",
 		"-fps_mode", "passthrough",
-		"-vf", "scale=" + strconv.Itoa(w) + ":" + strconv.Itoa(h) + ":flags=area",
+		"-vf", "scale="+strconv.Itoa(w)+":"+strconv.Itoa(h)+":flags=area",
 		"-pix_fmt", "bgr24", "-f", "rawvideo", "pipe:1",
-	}
+	)
 }
 
 // DetectCuts decodes src, a width x height video (as Probe reports it), once
@@ -181,11 +181,18 @@ func sceneDecodeArgs(src string, w, h int) []string {
 // "scene detection failed: <ffmpeg's line>"; a cancelled ctx stops ffmpeg
 // and returns ctx's error.
 func (t Tools) DetectCuts(ctx context.Context, src string, width, height int, threshold float64, minSceneLen int) (cuts []int, frames int, err error) {
+	return t.DetectCutsSource(ctx, File(src), width, height, threshold, minSceneLen)
+}
+
+// DetectCutsSource is DetectCuts of a Source: a file, or an object that
+// ffmpeg reads over HTTP from start to end (streamed, never stored). Its
+// errors name src.Name, never src.URL.
+func (t Tools) DetectCutsSource(ctx context.Context, src Source, width, height int, threshold float64, minSceneLen int) (cuts []int, frames int, err error) {
 	if !(threshold > 0) || math.IsInf(threshold, 0) || minSceneLen < 1 {
-		return nil, 0, fmt.Errorf("scene detection %s: threshold %v must be a positive number and the minimum scene length %d at least 1 frame", src, threshold, minSceneLen)
+		return nil, 0, fmt.Errorf("scene detection %s: threshold %v must be a positive number and the minimum scene length %d at least 1 frame", src.Name, threshold, minSceneLen)
 	}
 	if width <= 0 || height <= 0 {
-		return nil, 0, fmt.Errorf("scene detection %s: no frame size (%dx%d)", src, width, height)
+		return nil, 0, fmt.Errorf("scene detection %s: no frame size (%dx%d)", src.Name, width, height)
 	}
 	w, h := sceneDetectDims(width, height)
 	detector := NewContentDetector(threshold, minSceneLen)
@@ -203,16 +210,16 @@ func (t Tools) DetectCuts(ctx context.Context, src string, width, height int, th
 // decodeSceneFrames runs ffmpeg with sceneDecodeArgs and calls each with the
 // number and pixels of every frame; the pixels are valid only during the call.
 // It returns the number of frames and always waits for ffmpeg to end.
-func (t Tools) decodeSceneFrames(ctx context.Context, src string, w, h int, each func(n int, frame []byte)) (int, error) {
+func (t Tools) decodeSceneFrames(ctx context.Context, src Source, w, h int, each func(n int, frame []byte)) (int, error) {
 	stderr := &stderrCapture{}
 	cmd := exec.CommandContext(ctx, t.FFmpeg, sceneDecodeArgs(src, w, h)...)
 	cmd.Stderr = stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		return 0, fmt.Errorf("scene detection %s: %w", src, err)
+		return 0, fmt.Errorf("scene detection %s: %w", src.Name, err)
 	}
 	if err := cmd.Start(); err != nil {
-		return 0, fmt.Errorf("%s: scene detection failed: %w", src, err)
+		return 0, fmt.Errorf("%s: scene detection failed: %w", src.Name, err)
 	}
 	frameSize := w * h * 3
 	frame := make([]byte, frameSize)
@@ -233,15 +240,15 @@ func (t Tools) decodeSceneFrames(ctx context.Context, src string, w, h int, each
 	waitErr := cmd.Wait()
 	switch {
 	case ctx.Err() != nil:
-		return 0, fmt.Errorf("scene detection %s: %w", src, ctx.Err())
+		return 0, fmt.Errorf("scene detection %s: %w", src.Name, ctx.Err())
 	case waitErr != nil:
-		return 0, toolFailure(src, "scene detection failed", stderr, waitErr, src)
+		return 0, toolFailure(src.Name, "scene detection failed", stderr, waitErr, src.hidden()...)
 	case errors.Is(readErr, io.ErrUnexpectedEOF):
-		return 0, &MediaError{Path: src, Reason: "scene detection failed: ffmpeg's output ended inside a frame"}
+		return 0, &MediaError{Path: src.Name, Reason: "scene detection failed: ffmpeg's output ended inside a frame"}
 	case readErr != io.EOF:
-		return 0, fmt.Errorf("scene detection %s: read frames: %w", src, readErr)
+		return 0, fmt.Errorf("scene detection %s: read frames: %w", src.Name, readErr)
 	case n == 0:
-		return 0, &MediaError{Path: src, Reason: "scene detection failed: no video frame decoded"}
+		return 0, &MediaError{Path: src.Name, Reason: "scene detection failed: no video frame decoded"}
 	}
 	return n, nil
 }

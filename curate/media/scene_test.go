@@ -248,7 +248,7 @@ func sceneScores(tb testing.TB, tools Tools, path string, width, height int) []f
 	w, h := sceneDetectDims(width, height)
 	d := NewContentDetector(defaultThreshold, 1)
 	var scores []float64
-	_, err := tools.decodeSceneFrames(context.Background(), path, w, h, func(n int, frame []byte) {
+	_, err := tools.decodeSceneFrames(context.Background(), File(path), w, h, func(n int, frame []byte) {
 		score, _ := d.Push(frame)
 		scores = append(scores, score)
 	})
@@ -417,7 +417,7 @@ func TestDetectCutsCancelled(t *testing.T) {
 	ctx, cancel = context.WithCancel(context.Background())
 	defer cancel()
 	began := time.Now()
-	n, err := tools.decodeSceneFrames(ctx, path, 256, 192, func(n int, _ []byte) {
+	n, err := tools.decodeSceneFrames(ctx, File(path), 256, 192, func(n int, _ []byte) {
 		if n == 9 {
 			cancel()
 		}

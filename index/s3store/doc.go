@@ -9,6 +9,12 @@
 // PREFIX may be empty (the whole bucket). A store lists only its own
 // folder, one level: keys below a further slash are not its blobs.
 //
+// A Folder (OpenFolder) is a read-only view of every object below
+// s3://BUCKET/PREFIX/, at any depth: Walk lists, Stat HEADs (its time
+// agrees with the listing's, to the second) and Presign makes a GET URL
+// for a tool to read with ranges (curate --input s3://). A presigned URL
+// is a secret and appears in no error or log line.
+//
 // # Configuration
 //
 // As the AWS SDKs: AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL (http:// is
@@ -37,7 +43,8 @@
 //     that long cancels it) and is retried with backoff on network errors,
 //     timeouts, 5xx, 429 and SlowDown, up to Options.Attempts tries;
 //     cancelling the caller's context stops it. An open reader is bounded
-//     by its Close, not by Open's context.
+//     by its Close, not by Open's context. An error after the last try
+//     matches ErrUnavailable.
 //   - Errors are one line: the operation, s3://BUCKET/KEY, and the reason
 //     in words with S3's code (*Error).
 //

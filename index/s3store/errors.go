@@ -40,6 +40,18 @@ func (r *reason) Error() string {
 
 func (r *reason) Is(target error) bool { return r.is != nil && target == r.is }
 
+// ErrUnavailable is matched by the error of a request that the server did
+// not answer through every try: unreachable, stalled, or 5xx, 429 and
+// SlowDown to the last. It is the server's (or the network's) state, not
+// a fault of the request: the same request may succeed later.
+var ErrUnavailable = errors.New("the S3 server is unavailable")
+
+// unavailable marks a reason as ErrUnavailable.
+type unavailable struct{ error }
+
+func (u unavailable) Is(target error) bool { return target == ErrUnavailable }
+func (u unavailable) Unwrap() error        { return u.error }
+
 // errNotFound is the reason of an object that is not there.
 var errNotFound = &reason{text: "no such object", is: fs.ErrNotExist}
 
@@ -52,13 +64,13 @@ func (s *Store) explain(ctx context.Context, err error) error {
 	}
 	var stalled errStalled
 	if errors.As(err, &stalled) {
-		return fmt.Errorf("%w, after %d tries", stalled, s.cfg.attempts)
+		return unavailable{fmt.Errorf("%w, after %d tries", stalled, s.cfg.attempts)}
 	}
 	resp := minio.ToErrorResponse(err)
 	if resp.Code == "" {
 		var ue *url.Error
 		if errors.As(err, &ue) {
-			return fmt.Errorf("%w, after %d tries", ue.Err, s.cfg.attempts)
+			return unavailable{fmt.Errorf("%w, after %d tries", ue.Err, s.cfg.attempts)}
 		}
 		return err
 	}
@@ -83,8 +95,8 @@ func (s *Store) explain(ctx context.Context, err error) error {
 	if text == "" {
 		text = "the server refused the request"
 	}
-	if resp.StatusCode >= 500 || resp.StatusCode == 429 {
-		text = fmt.Sprintf("%s, after %d tries", text, s.cfg.attempts)
+	if resp.StatusCode >= 500 || resp.StatusCode == 429 || resp.Code == "SlowDown" {
+		return &reason{text: fmt.Sprintf("%s, after %d tries", text, s.cfg.attempts), code: code, is: ErrUnavailable}
 	}
 	return &reason{text: text, code: code}
 }

@@ -35,6 +35,20 @@ var (
 // or an unreachable server fail here, in one line, and not at the first
 // blob.
 func Open(ctx context.Context, uri string, opts Options) (*Store, error) {
+	s, err := connect(ctx, uri, opts)
+	if err != nil {
+		return nil, err
+	}
+	s.dir = s.loc.folder("blobs")
+	if err := s.probe(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// connect is a store over uri's bucket, its folder not yet set, with
+// nothing asked of the server.
+func connect(ctx context.Context, uri string, opts Options) (*Store, error) {
 	loc, err := ParseURI(uri)
 	if err != nil {
 		return nil, err
@@ -59,11 +73,7 @@ func Open(ctx context.Context, uri string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("s3store: %s: %s", cfg.endpoint, oneLine(err))
 	}
-	s := &Store{cl: cl, cfg: cfg, loc: loc, dir: loc.folder("blobs")}
-	if err := s.probe(ctx); err != nil {
-		return nil, err
-	}
-	return s, nil
+	return &Store{cl: cl, cfg: cfg, loc: loc}, nil
 }
 
 // probe lists at most one object of the folder.

@@ -8,7 +8,9 @@
 // that point at it. Server.Proxy puts a Toxiproxy (run in this process)
 // in front of the S3 port, for network faults: latency, connections reset
 // before a request or cut with a reset partway through a response, limited
-// bandwidth.
+// bandwidth. Server.Counter puts a reverse proxy in front of it that
+// counts the GETs of each object (bytes, ranges, user agents), for tests
+// that show who reads what.
 //
 // The binary is $CLIPFS_WEED, or seaweedfs-VERSION/weed (Version) in
 // $CLIPFS_CACHE, /var/cache/clipfs or ~/.cache/clipfs, where
