@@ -174,8 +174,8 @@ func unmount(srv *mount.Server, mnt string, log interface{ Info(string, ...any) 
 }
 
 func absOrEmpty(p string) string {
-	if p == "" {
-		return ""
+	if p == "" || strings.Contains(p, "://") { // a URI (s3://...), as NeMo records an output_path
+		return p
 	}
 	a, err := filepath.Abs(p)
 	if err != nil {
