@@ -12,6 +12,12 @@ import (
 	"github.com/clipfs/clipfs/index/s3store"
 )
 
+// exportWrites is how many files an export to object storage uploads at
+// once: each is a PUT and a HEAD, whose round trips then overlap. A file
+// above the part size (a shard) is itself read and sent four parts at a
+// time, 16 MiB each.
+const exportWrites = 8
+
 func runExport(ctx context.Context, args []string, stderr io.Writer) error {
 	flags := newFlags("export", "export --db DIR --out DIR|s3://BUCKET/PREFIX [flags]", stderr)
 	dbDir := flags.String("db", "", "database folder written by clipfs curate")
@@ -47,7 +53,7 @@ func runExport(ctx context.Context, args []string, stderr io.Writer) error {
 	t := tree.New(db.DB, out)
 	var st tree.ExportStats
 	if target != nil {
-		st, err = tree.ExportTo(ctx, t, target, nil)
+		st, err = tree.ExportTo(ctx, t, target, tree.ExportOptions{Writes: exportWrites})
 	} else {
 		if out == "" {
 			out = absOrEmpty(*outDir)

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/clipfs/clipfs/index"
 )
@@ -54,13 +55,24 @@ func Export(ctx context.Context, t *Tree, dir string, progress func(ExportStats)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return ExportStats{}, fmt.Errorf("export: %w", err)
 	}
-	return ExportTo(ctx, t, LocalDir(dir), progress)
+	return ExportTo(ctx, t, LocalDir(dir), ExportOptions{Progress: progress})
+}
+
+// ExportOptions tune ExportTo.
+type ExportOptions struct {
+	// Progress, if not nil, is called after each file, never for two at
+	// once.
+	Progress func(ExportStats)
+	// Writes is how many files are written at once (an object store's
+	// round trips overlap); 0 or 1 writes one at a time, in order.
+	Writes int
 }
 
 // ExportTo writes the whole tree into target, which must be empty: every
-// file with the bytes a mount serves, folder by folder in name order, one
-// at a time. It returns nil only once every file was written.
-func ExportTo(ctx context.Context, t *Tree, target ExportTarget, progress func(ExportStats)) (ExportStats, error) {
+// file with the bytes a mount serves, folder by folder in name order,
+// opts.Writes at a time. It returns nil only once every file was written;
+// the first failure stops the writes in flight and is the error.
+func ExportTo(ctx context.Context, t *Tree, target ExportTarget, opts ExportOptions) (ExportStats, error) {
 	empty, err := target.Empty(ctx)
 	if err != nil {
 		return ExportStats{}, fmt.Errorf("export: %w", err)
@@ -68,14 +80,27 @@ func ExportTo(ctx context.Context, t *Tree, target ExportTarget, progress func(E
 	if !empty {
 		return ExportStats{}, fmt.Errorf("export: %s is not empty", target)
 	}
-	x := exporter{ctx: ctx, t: t, to: target, progress: progress}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	x := exporter{ctx: ctx, cancel: cancel, t: t, to: target, progress: opts.Progress}
 	x.dirs, _ = target.(folderMaker)
+	if opts.Writes > 1 {
+		x.slots = make(chan struct{}, opts.Writes)
+	}
 	err = x.folder("")
+	x.writes.Wait()
+	if cause := context.Cause(ctx); cause != nil && ctx.Err() != nil {
+		err = cause // a write's failure (or the caller's cancel) before what it cut short
+	}
 	return x.st, err
 }
 
 type exporter struct {
 	ctx      context.Context
+	cancel   context.CancelCauseFunc // with a write's error, which stops the rest
+	slots    chan struct{}           // writes in flight; nil: one at a time, in the walk
+	writes   sync.WaitGroup
+	mu       sync.Mutex // st, progress
 	t        *Tree
 	to       ExportTarget
 	dirs     folderMaker // nil: the target has no folders
@@ -115,6 +140,25 @@ func (x *exporter) entry(dir string, e index.Entry) error {
 		}
 		return x.folder(rel)
 	}
+	if x.slots == nil {
+		return x.file(rel, e)
+	}
+	select {
+	case x.slots <- struct{}{}:
+	case <-x.ctx.Done():
+		return context.Cause(x.ctx)
+	}
+	x.writes.Go(func() {
+		defer func() { <-x.slots }()
+		if err := x.file(rel, e); err != nil {
+			x.cancel(err)
+		}
+	})
+	return nil
+}
+
+// file writes one file entry and counts it.
+func (x *exporter) file(rel string, e index.Entry) error {
 	var n int64
 	var err error
 	switch e.Kind {
@@ -131,6 +175,8 @@ func (x *exporter) entry(dir string, e index.Entry) error {
 	if err != nil {
 		return fmt.Errorf("export: %s: %w", rel, err)
 	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
 	x.st.Files++
 	x.st.Bytes += n
 	if x.progress != nil {
