@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 
@@ -79,7 +80,9 @@ func TestExportImportThroughObjectStorage(t *testing.T) {
 	mustClipfs(t, 0, "curate", "--input", videos, "--db", dbA, "--generate-previews", "--workers", workers())
 	local := hashTree(t, exportTree(t, dbA, uri))
 
+	start := time.Now()
 	r := mustClipfs(t, 0, "export", "--db", dbA, "--out", uri+"/")
+	t.Logf("export to the bucket: %s, %s", time.Since(start).Round(time.Millisecond), strings.TrimSpace(r.stderr))
 	if line := oneLine(t, "export", r.stderr); !strings.HasSuffix(line, "to "+uri) {
 		t.Errorf("export to the bucket says %q", line)
 	}
@@ -107,7 +110,9 @@ func TestExportImportThroughObjectStorage(t *testing.T) {
 
 	// Import of the bucket: the same tree as the curated database.
 	dbB := filepath.Join(t.TempDir(), "dbB")
+	start = time.Now()
 	r = mustClipfs(t, 0, "import", "--from", uri, "--db", dbB, "--input-path", videos)
+	t.Logf("import from the bucket: %s", time.Since(start).Round(time.Millisecond))
 	if !strings.Contains(r.stderr, "0 files failed") || strings.Contains(r.stderr, " 0 imported") {
 		t.Errorf("import from the bucket: %s", r.stderr)
 	}
