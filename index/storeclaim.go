@@ -85,9 +85,22 @@ func checkStore(ctx context.Context, dir string, opts Options, created bool) err
 	return claimStore(ctx, dir, opts.Blobs, want, id)
 }
 
+// cachingStore is a store in front of another that keeps copies of what
+// it reads (a blobcache.Cache): the claim is read and written in the store
+// behind it, since the claim, unlike a blob, is not the same bytes forever
+// (another server, or a store emptied and claimed again).
+type cachingStore interface{ Inner() BlobStore }
+
 // claimStore makes sure the store's owner blob names this database, putting
 // it in an empty store.
 func claimStore(ctx context.Context, dir string, store BlobStore, uri, id string) error {
+	for {
+		w, ok := store.(cachingStore)
+		if !ok {
+			break
+		}
+		store = w.Inner()
+	}
 	r, err := store.Open(ctx, ownerBlob)
 	if errors.Is(err, fs.ErrNotExist) {
 		tmp := filepath.Join(dir, "tmp", "owner-"+id)

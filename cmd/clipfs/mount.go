@@ -25,7 +25,7 @@ func runMount(ctx context.Context, args []string, stderr io.Writer) error {
 	noPassthrough := flags.Bool("no-passthrough", false, "serve clip media by read calls instead of FUSE passthrough")
 	verbose := flags.Bool("verbose", false, "log mount events")
 	allowOther := flags.Bool("allow-other", false, "let users other than the one who mounts read the tree (a non-root mount needs user_allow_other in /etc/fuse.conf)")
-	cf := addCacheFlags(flags, "the user's cache folder, clipfs/mount/BUCKET/PREFIX for s3://, clipfs/db/BUCKET/PREFIX for --db")
+	cf := addCacheFlags(flags, "the user's cache folder, clipfs/mount/SERVER/BUCKET/PREFIX for s3://, clipfs/db/SERVER/BUCKET/PREFIX for --db")
 	poll := flags.Duration("poll", 5*time.Second, "s3: how often to look for what the database's owner published")
 	pos, err := parse(flags, args)
 	if err != nil {
@@ -96,19 +96,19 @@ const (
 // publishes every poll (the kernel's caches invalidated as serve does),
 // and blobs read through the cache (its folder also holds the replica).
 func mountStore(ctx context.Context, uri, mnt string, spec *blobCache, poll time.Duration, opts mount.Options, log *slog.Logger, stderr io.Writer) error {
-	loc, err := s3store.ParseURI(uri)
+	_, err := s3store.ParseURI(uri)
 	if err != nil {
 		return usageError{err.Error()}
-	}
-	cacheDir := spec.dir
-	if cacheDir == "" {
-		if cacheDir, err = cacheFolder("mount", loc); err != nil {
-			return err
-		}
 	}
 	st, err := s3store.Open(ctx, uri, s3store.Options{Logger: log, Attempts: mountAttempts, RequestTimeout: mountRequestTimeout})
 	if err != nil {
 		return err
+	}
+	cacheDir := spec.dir
+	if cacheDir == "" {
+		if cacheDir, err = cacheFolder("mount", st); err != nil {
+			return err
+		}
 	}
 	objects, err := st.Sub("index")
 	if err != nil {
@@ -181,8 +181,8 @@ func unmount(srv *mount.Server, mnt string, log interface{ Info(string, ...any) 
 }
 
 func absOrEmpty(p string) string {
-	if p == "" {
-		return ""
+	if p == "" || strings.Contains(p, "://") { // a URI (s3://...), as NeMo records an output_path
+		return p
 	}
 	a, err := filepath.Abs(p)
 	if err != nil {

@@ -37,7 +37,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	noPassthrough := flags.Bool("no-passthrough", false, "serve clip media by read calls instead of FUSE passthrough")
 	allowOther := flags.Bool("allow-other", false, "let users other than the one who mounts read the tree (a non-root mount needs user_allow_other in /etc/fuse.conf)")
 	verbose := flags.Bool("verbose", false, "log every clip")
-	cf := addCacheFlags(flags, "the user's cache folder, clipfs/db/BUCKET/PREFIX")
+	cf := addCacheFlags(flags, "the user's cache folder, clipfs/db/SERVER/BUCKET/PREFIX")
 	pos, err := parse(flags, args)
 	if err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -56,16 +57,24 @@ type blobCache struct {
 	mount bool
 }
 
-// cacheFolder is the default cache folder of the blobs of the store at
-// loc: the user's cache folder, clipfs/KIND/BUCKET/PREFIX. A mount of the
-// store elsewhere (KIND mount) and its owner (KIND db) keep separate ones,
-// since a cache folder is held by one process at a time.
-func cacheFolder(kind string, loc s3store.Location) (string, error) {
+// cacheFolder is the default cache folder of the blobs of the store st:
+// the user's cache folder, clipfs/KIND/SERVER/BUCKET/PREFIX, SERVER being
+// the endpoint's host and port (one bucket name on two servers is two
+// buckets). A mount of the store elsewhere (KIND mount) and its owner
+// (KIND db) keep separate ones, since a cache folder is held by one
+// process at a time.
+func cacheFolder(kind string, st *s3store.Store) (string, error) {
 	base, err := os.UserCacheDir()
 	if err != nil {
 		return "", usageError{"this user has no cache folder: pass --cache-dir DIR"}
 	}
-	return filepath.Join(base, "clipfs", kind, loc.Bucket, filepath.FromSlash(loc.Prefix)), nil
+	server := st.Endpoint()
+	if u, err := url.Parse(server); err == nil && u.Host != "" {
+		server = u.Host
+	}
+	server = strings.ReplaceAll(server, ":", "_")
+	loc := st.Location()
+	return filepath.Join(base, "clipfs", kind, server, loc.Bucket, filepath.FromSlash(loc.Prefix)), nil
 }
 
 // database is an open database and, when it keeps its blobs in object
@@ -170,7 +179,7 @@ func openCache(st *s3store.Store, spec *blobCache, log *slog.Logger) (*blobcache
 	dir := spec.dir
 	if dir == "" {
 		var err error
-		if dir, err = cacheFolder("db", st.Location()); err != nil {
+		if dir, err = cacheFolder("db", st); err != nil {
 			return nil, err
 		}
 	}

@@ -51,6 +51,16 @@ var ErrUnfinished = errors.New("some videos were left unfinished by a fault of t
 // through its retries.
 var ErrUnavailable = errors.New("service unavailable")
 
+// serviceDown says err has an error of an outside service that says
+// itself unavailable (an Unavailable method reporting true), as the object
+// store's errors (index/s3store) do for a server that stayed unreachable
+// or answered 5xx through its retries: this package imports no such
+// service.
+func serviceDown(err error) bool {
+	var u interface{ Unavailable() bool }
+	return errors.As(err, &u) && u.Unavailable()
+}
+
 // ErrDiskFull is wrapped by environment failures of a full disk, and by the
 // free-space guard (Config.MinFree).
 var ErrDiskFull = errors.New("disk full")
@@ -109,7 +119,7 @@ func Classify(err error) (cause string, diskFull, ok bool) {
 	switch {
 	case errors.Is(err, ErrDiskFull):
 		return err.Error(), true, true
-	case errors.Is(err, ErrUnavailable): // before DeadlineExceeded: it may wrap a timeout
+	case errors.Is(err, ErrUnavailable), serviceDown(err): // before DeadlineExceeded: it may wrap a timeout
 		return err.Error(), false, true
 	case errors.Is(err, context.Canceled):
 		return "cancelled", false, true

@@ -37,6 +37,8 @@ func TestEnvironmentalTellsFaultsApart(t *testing.T) {
 		{"a bad video", &media.MediaError{Path: "/v.mp4", Reason: "not a readable video: moov atom not found"}, false, false},
 		{"a rejected transcode", &media.MediaError{Path: "/v.mp4", Reason: "transcode failed: Invalid data found when processing input", Err: exit1}, false, false},
 		{"an EnvError", &fault.EnvError{Path: "/v.mp4", Cause: "disk full: x", DiskFull: true}, true, true},
+		{"an object store down", &fs.PathError{Op: "read", Path: "metas/v0/x.json", Err: storeErr{true}}, true, false},
+		{"an object store's missing object", fmt.Errorf("x: %w", storeErr{false}), false, false},
 	} {
 		cause, full, env := fault.Classify(c.err)
 		if env != c.env || full != c.diskFull {
@@ -50,6 +52,13 @@ func TestEnvironmentalTellsFaultsApart(t *testing.T) {
 		}
 	}
 }
+
+// storeErr is an outside service's error that says whether it is
+// unavailable, as index/s3store's do.
+type storeErr struct{ down bool }
+
+func (e storeErr) Error() string     { return "s3store: get s3://b/k: connection refused" }
+func (e storeErr) Unavailable() bool { return e.down }
 
 func TestParseSize(t *testing.T) {
 	for in, want := range map[string]int64{"0": 0, "1GiB": 1 << 30, "500MB": 500e6, "64M": 64 << 20, "1.5GiB": 3 << 29, "4096": 4096, "10 KiB": 10 << 10} {

@@ -3,8 +3,8 @@ package importer
 import (
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -19,8 +19,8 @@ import (
 
 // chunkPlan is a checked chunk, ready to copy its media and commit.
 type chunkPlan struct {
-	file       string
-	srcMTime   int64 // the source video's mtime, if srcExists
+	file       string // the chunk file, in the tree
+	srcMTime   int64  // the source video's mtime, if srcExists
 	srcExists  bool
 	rec        index.ChunkRecord
 	clips      []clipPlan
@@ -30,13 +30,13 @@ type chunkPlan struct {
 // clipPlan is a checked clip and the files to copy for it.
 type clipPlan struct {
 	rec      index.ClipRecord
-	media    string // the .mp4 to copy, "" for none
+	media    string // the .mp4 to copy (in the tree), "" for none
 	previews []previewFile
 	mtime    int64 // its shard members' mtime
 }
 
 type previewFile struct {
-	path       string
+	path       string // in the tree
 	start, end int
 }
 
@@ -54,11 +54,11 @@ func (im *importer) planChunk(v index.VideoRecord, cb chunkBytes, srcMTime int64
 	listed := append(slices.Clone(rec.Clips), rec.Filtered...)
 	for _, id := range listed {
 		if other, ok := im.owner[id]; ok && err == nil {
-			err = fmt.Errorf("clip %s is already listed by %s", id, other)
+			err = fmt.Errorf("clip %s is already listed by %s", id, im.tree.name(other))
 		}
 	}
 	if err != nil {
-		im.fail(importErr(cb.path, err))
+		im.fail(importErr(im.tree.name(cb.path), err))
 		return nil
 	}
 	rec.ID = plan.ChunkUUID(v.Source, rec.Index)
@@ -85,25 +85,25 @@ func (im *importer) planClip(id uuid.UUID, listedFiltered bool, p *chunkPlan, dr
 	path := im.tree.path(index.DirMetas, id, ".json")
 	if !im.tree.has(index.DirMetas, id) {
 		if !dry {
-			im.fail(&ImportError{Path: path, Reason: "missing: the clip is listed in " + p.file})
+			im.fail(&ImportError{Path: im.tree.name(path), Reason: "missing: the clip is listed in " + im.tree.name(p.file)})
 		}
 		return clipPlan{}, false
 	}
-	b, err := os.ReadFile(path)
-	var st os.FileInfo
+	b, err := fs.ReadFile(im.tree.fsys, path)
+	var st fs.FileInfo
 	if err == nil {
-		st, err = os.Stat(path)
+		st, err = fs.Stat(im.tree.fsys, path)
 	}
 	if err != nil {
-		im.fail(importErr(path, fmt.Errorf("cannot read: %w", err)))
+		im.fail(importErr(im.tree.name(path), fmt.Errorf("cannot read: %w", err)))
 		return clipPlan{}, false
 	}
 	c, locFiltered, err := clipwriter.ParseClip(b, id)
 	if err == nil && c.Source != p.rec.Source {
-		err = fmt.Errorf("source_video %q is not %q, the video of %s", c.Source, p.rec.Source, p.file)
+		err = fmt.Errorf("source_video %q is not %q, the video of %s", c.Source, p.rec.Source, im.tree.name(p.file))
 	}
 	if err != nil {
-		im.fail(importErr(path, err))
+		im.fail(importErr(im.tree.name(path), err))
 		return clipPlan{}, false
 	}
 	c.Filtered = listedFiltered || locFiltered
@@ -124,7 +124,7 @@ func (im *importer) mediaFile(c index.ClipRecord) string {
 		folder, other, state = other, folder, "filtered"
 	}
 	if im.tree.has(other, c.ID) {
-		im.fail(&ImportError{Path: im.tree.path(other, c.ID, ".mp4"),
+		im.fail(&ImportError{Path: im.tree.name(im.tree.path(other, c.ID, ".mp4")),
 			Reason: fmt.Sprintf("the clip is %s, so its media belongs in %s/; not imported", state, folder)})
 	}
 	if !im.tree.has(folder, c.ID) {
@@ -132,15 +132,15 @@ func (im *importer) mediaFile(c index.ClipRecord) string {
 	}
 	path := im.tree.path(folder, c.ID, ".mp4")
 	if c.Media == nil {
-		im.fail(&ImportError{Path: path, Reason: "its metas file has no media fields (width ... num_bytes); not imported"})
+		im.fail(&ImportError{Path: im.tree.name(path), Reason: "its metas file has no media fields (width ... num_bytes); not imported"})
 		return ""
 	}
-	st, err := os.Stat(path)
+	st, err := fs.Stat(im.tree.fsys, path)
 	if err == nil && st.Size() != c.Media.NumBytes {
 		err = fmt.Errorf("%d bytes, but its metas file says num_bytes %d; not imported", st.Size(), c.Media.NumBytes)
 	}
 	if err != nil {
-		im.fail(importErr(path, err))
+		im.fail(importErr(im.tree.name(path), err))
 		return ""
 	}
 	return path
@@ -153,25 +153,25 @@ func (im *importer) previewFiles(c index.ClipRecord) []previewFile {
 	if !im.tree.has(index.DirPreviews, c.ID) {
 		return nil
 	}
-	dir := filepath.Join(im.tree.root, index.DirPreviews, c.ID.String())
+	dir := index.DirPreviews + "/" + c.ID.String()
 	if c.Filtered {
-		im.fail(&ImportError{Path: dir, Reason: "previews of a filtered clip are not served; not imported"})
+		im.fail(&ImportError{Path: im.tree.name(dir), Reason: "previews of a filtered clip are not served; not imported"})
 		return nil
 	}
-	ents, err := os.ReadDir(dir)
+	ents, err := fs.ReadDir(im.tree.fsys, dir)
 	if err != nil {
-		im.fail(importErr(dir, fmt.Errorf("cannot read: %w", err)))
+		im.fail(importErr(im.tree.name(dir), fmt.Errorf("cannot read: %w", err)))
 	}
 	var out []previewFile
 	for _, e := range ents {
 		m := previewName.FindStringSubmatch(e.Name())
 		if m == nil || !e.Type().IsRegular() {
-			im.fail(&ImportError{Path: filepath.Join(dir, e.Name()), Reason: "not a <start_frame>_<end_frame>.webp file; not imported"})
+			im.fail(&ImportError{Path: im.tree.name(dir + "/" + e.Name()), Reason: "not a <start_frame>_<end_frame>.webp file; not imported"})
 			continue
 		}
 		s, _ := strconv.Atoi(m[1])
 		t, _ := strconv.Atoi(m[2])
-		out = append(out, previewFile{path: filepath.Join(dir, e.Name()), start: s, end: t})
+		out = append(out, previewFile{path: dir + "/" + e.Name(), start: s, end: t})
 	}
 	slices.SortFunc(out, func(a, b previewFile) int {
 		if a.start != b.start {
@@ -200,7 +200,7 @@ func (im *importer) commitChunk(v index.VideoRecord, p *chunkPlan) error {
 			if ee := fault.AsEnv("", err); ee != nil {
 				return abort(ee)
 			} else if err != nil {
-				im.fail(importErr(cp.media, err))
+				im.fail(importErr(im.tree.name(cp.media), err))
 			} else {
 				m := *c.Media
 				m.Blob, c.Media = b.Name, &m
@@ -213,7 +213,7 @@ func (im *importer) commitChunk(v index.VideoRecord, p *chunkPlan) error {
 				return abort(ee)
 			}
 			if err != nil {
-				im.fail(importErr(pf.path, err))
+				im.fail(importErr(im.tree.name(pf.path), err))
 				continue
 			}
 			c.Previews = append(c.Previews, index.Preview{Start: pf.start, End: pf.end, Blob: b.Name, Size: b.Size})
@@ -233,18 +233,19 @@ func (im *importer) commitChunk(v index.VideoRecord, p *chunkPlan) error {
 	im.report.Chunks++
 	im.report.Clips += len(cc.Clips)
 	im.report.Embeddings += len(cc.Embeddings)
-	im.log.Debug("chunk imported", "file", p.file, "clips", len(cc.Clips), "embeddings", len(cc.Embeddings))
+	im.log.Debug("chunk imported", "file", im.tree.name(p.file), "clips", len(cc.Clips), "embeddings", len(cc.Embeddings))
 	return nil
 }
 
-// copyBlob copies src into a new blob; want >= 0 is the size it must have.
+// copyBlob copies src (in the tree) into a new blob; want >= 0 is the
+// size it must have.
 func (im *importer) copyBlob(src, ext string, want int64) (index.Blob, error) {
 	if err := im.room(); err != nil {
 		return index.Blob{}, err
 	}
 	tmp := im.db.TempPath(ext)
 	defer os.Remove(tmp) // gone already once adopted
-	in, err := os.Open(src)
+	in, err := im.tree.fsys.Open(src)
 	if err != nil {
 		return index.Blob{}, fmt.Errorf("cannot read: %w", err)
 	}

@@ -2,8 +2,8 @@ package importer
 
 import (
 	"fmt"
+	"io/fs"
 	"math"
-	"os"
 	"slices"
 	"strings"
 
@@ -31,12 +31,12 @@ func (im *importer) embeddings(p *chunkPlan) []index.EmbeddingRecord {
 			}
 			path := im.tree.path(folder, id, ".pickle")
 			if cp.rec.Filtered {
-				im.fail(&ImportError{Path: path, Reason: "embedding of a filtered clip (only passed clips carry embeddings); not imported"})
+				im.fail(&ImportError{Path: im.tree.name(path), Reason: "embedding of a filtered clip (only passed clips carry embeddings); not imported"})
 				continue
 			}
-			e, err := readPickle(path)
+			e, err := readPickle(im.tree.fsys, path)
 			if err != nil {
-				im.fail(importErr(path, err))
+				im.fail(importErr(im.tree.name(path), err))
 				continue
 			}
 			got[id] = e
@@ -66,9 +66,9 @@ func (im *importer) parquetOnly(p *chunkPlan, prefix string, pickles map[uuid.UU
 		return nil
 	}
 	path := im.tree.path(folder, p.rec.ID, ".parquet")
-	rows, err := readParquet(path, p.rec.Clips, pickles)
+	rows, err := readParquet(im.tree.fsys, path, p.rec.Clips, pickles)
 	if err != nil {
-		im.fail(importErr(path, err))
+		im.fail(importErr(im.tree.name(path), err))
 		return nil
 	}
 	var out []index.EmbeddingRecord
@@ -82,8 +82,8 @@ func (im *importer) parquetOnly(p *chunkPlan, prefix string, pickles map[uuid.UU
 }
 
 // readPickle loads a pickled float32 or float16 numpy array.
-func readPickle(path string) (index.Embedding, error) {
-	b, err := os.ReadFile(path)
+func readPickle(fsys fs.FS, path string) (index.Embedding, error) {
+	b, err := fs.ReadFile(fsys, path)
 	if err != nil {
 		return index.Embedding{}, fmt.Errorf("cannot read: %w", err)
 	}
@@ -102,8 +102,8 @@ func readPickle(path string) (index.Embedding, error) {
 // readParquet reads a chunk's embedding Parquet file and checks it: one row
 // per listed passed clip at most, each equal to that clip's pickle (if
 // loaded) to float32 precision. It returns the vectors by clip.
-func readParquet(path string, passed []uuid.UUID, pickles map[uuid.UUID]index.Embedding) (map[uuid.UUID][]float64, error) {
-	b, err := os.ReadFile(path)
+func readParquet(fsys fs.FS, path string, passed []uuid.UUID, pickles map[uuid.UUID]index.Embedding) (map[uuid.UUID][]float64, error) {
+	b, err := fs.ReadFile(fsys, path)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read: %w", err)
 	}

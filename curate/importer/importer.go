@@ -24,8 +24,13 @@ import (
 // ImportConfig is one import of a ClipWriterStage output tree.
 type ImportConfig struct {
 	// From is the root of the tree: NeMo Curator's output path, or a
-	// clipfs export.
+	// clipfs export; a folder, or (with Tree) the URI messages name it by.
 	From string
+	// Tree, if set, holds the tree From names (a bucket's prefix, from
+	// s3store.Folder.FS); nil reads the folder From. Its errors that are a
+	// fault of the environment (curate/fault: a store that stays
+	// unreachable) leave the videos they meet unfinished, never failed.
+	Tree fs.FS
 	// InputPath, if set, is the root the source videos were under (NeMo's
 	// --input): every video must be below it, and its processed_videos
 	// file at its path with InputPath stripped (docs/formats.md §1).
@@ -89,7 +94,7 @@ func Import(ctx context.Context, db *index.DB, cfg ImportConfig) (ImportReport, 
 	if err := cfg.Check(); err != nil {
 		return ImportReport{}, err
 	}
-	tree, err := scanTree(cfg.From)
+	tree, err := scanTree(cfg.Tree, cfg.From)
 	if err != nil {
 		return ImportReport{}, err
 	}
@@ -107,8 +112,10 @@ func Import(ctx context.Context, db *index.DB, cfg ImportConfig) (ImportReport, 
 	}
 	if ctx.Err() == nil && !im.diskFull {
 		im.markListed(im.readChunks(tree.orphans), "")
-		for _, err := range tree.leftovers(im.listed, im.chunks) {
-			im.fail(err)
+		if len(im.report.Unfinished) == 0 { // else what they list is not known: the re-run reports
+			for _, err := range tree.leftovers(im.listed, im.chunks) {
+				im.fail(err)
+			}
 		}
 		// With videos unfinished the shard stays open: the re-run that
 		// finishes them seals it.
@@ -137,14 +144,20 @@ func (c *ImportConfig) Check() error {
 	if c.From == "" {
 		return errors.New("no tree to import given (--from DIR)")
 	}
-	abs, err := absFolder("import", c.From)
-	if err != nil {
-		return err
+	if c.Tree == nil {
+		abs, err := absFolder("import", c.From)
+		if err != nil {
+			return err
+		}
+		c.From, c.Tree = abs, os.DirFS(abs)
 	}
-	if st, err := os.Stat(filepath.Join(abs, index.DirVideos)); err != nil || !st.IsDir() {
-		return fmt.Errorf("import %s: not a ClipWriterStage output tree (no %s folder)", abs, index.DirVideos)
+	st, err := fs.Stat(c.Tree, index.DirVideos)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("import %s: %w", c.From, err)
 	}
-	c.From = abs
+	if err != nil || !st.IsDir() {
+		return fmt.Errorf("import %s: not a ClipWriterStage output tree (no %s folder)", c.From, index.DirVideos)
+	}
 	if c.Shards == (index.ShardLimits{}) {
 		c.Shards = index.DefaultShardLimits()
 	}
@@ -175,9 +188,9 @@ type chunkBytes struct {
 func (im *importer) readChunks(files []chunkFile) []chunkBytes {
 	var out []chunkBytes
 	for _, cf := range files {
-		b, err := os.ReadFile(cf.path)
+		b, err := fs.ReadFile(im.tree.fsys, cf.path)
 		if err != nil {
-			im.fail(importErr(cf.path, fmt.Errorf("cannot read: %w", err)))
+			im.fail(importErr(im.tree.name(cf.path), fmt.Errorf("cannot read: %w", err)))
 			continue
 		}
 		out = append(out, chunkBytes{cf, b})
@@ -187,7 +200,7 @@ func (im *importer) readChunks(files []chunkFile) []chunkBytes {
 
 // videoFile is a checked processed_videos file and its chunk files.
 type videoFile struct {
-	path      string
+	path      string // in the tree
 	v         index.VideoRecord
 	chunks    []chunkBytes
 	srcExists bool // the source video is on this machine (its mtime is in v)
@@ -197,9 +210,9 @@ type videoFile struct {
 // file is read and checked (problems decide the fingerprint), then each
 // chunk copies its media and commits.
 func (im *importer) video(ctx context.Context, rel string) {
-	before := im.problems
+	before, down := im.problems, len(im.report.Unfinished)
 	vf, ok := im.readVideo(rel)
-	if !ok {
+	if !ok || len(im.report.Unfinished) > down { // a file left unread: the re-run imports the video
 		return
 	}
 	old, err := im.db.Video(vf.v.Source)
@@ -210,6 +223,9 @@ func (im *importer) video(ctx context.Context, rel string) {
 		return
 	}
 	plans := im.planChunks(ctx, vf)
+	if len(im.report.Unfinished) > down {
+		return
+	}
 	if im.problems > before {
 		vf.v.Fingerprint += " partial" // imported again (and its problems reported) on every run
 	}
@@ -222,9 +238,9 @@ func (im *importer) video(ctx context.Context, rel string) {
 // readVideo reads and checks processed_videos/<rel>.json and reads its
 // chunk files. On a problem the video is reported and skipped.
 func (im *importer) readVideo(rel string) (videoFile, bool) {
-	vf := videoFile{path: filepath.Join(im.tree.root, filepath.FromSlash(index.VideoMetaPath(rel)))}
+	vf := videoFile{path: index.VideoMetaPath(rel)}
 	vf.chunks = im.readChunks(im.tree.chunks[rel])
-	b, err := os.ReadFile(vf.path)
+	b, err := fs.ReadFile(im.tree.fsys, vf.path)
 	if err == nil {
 		vf.v, err = clipwriter.ParseVideo(b)
 	} else {
@@ -234,14 +250,14 @@ func (im *importer) readVideo(rel string) (videoFile, bool) {
 		err = im.checkInputPath(vf.v.Source, rel)
 	}
 	if err != nil {
-		im.fail(importErr(vf.path, err))
+		im.fail(importErr(im.tree.name(vf.path), err))
 		im.markListed(vf.chunks, "")
 		return vf, false
 	}
 	vf.v.Rel, vf.v.Fingerprint, vf.v.CuratedAt = rel, importFingerprint(b, vf.chunks), index.Now()
 	if st, err := os.Stat(vf.v.Source); err == nil {
 		vf.v.SourceMTime, vf.srcExists = st.ModTime().Unix(), true
-	} else if st, err := os.Stat(vf.path); err == nil {
+	} else if st, err := fs.Stat(im.tree.fsys, vf.path); err == nil {
 		vf.v.SourceMTime = st.ModTime().Unix()
 	}
 	return vf, true
@@ -263,14 +279,14 @@ func (im *importer) commitVideo(ctx context.Context, vf videoFile, old index.Vid
 				im.fail(ee)
 				return
 			}
-			im.fail(fmt.Errorf("%s: %w", p.file, err))
+			im.fail(fmt.Errorf("%s: %w", im.tree.name(p.file), err))
 			return
 		}
 		done++
 	}
 	if done == 0 && len(old.ChunksDone) == 0 {
 		if err := im.db.CommitVideo(vf.v); err != nil {
-			im.fail(fmt.Errorf("%s: %w", vf.path, err))
+			im.fail(fmt.Errorf("%s: %w", im.tree.name(vf.path), err))
 			return
 		}
 	}
@@ -296,8 +312,7 @@ func (im *importer) planChunks(ctx context.Context, vf videoFile) []*chunkPlan {
 	}
 	for i := range v.NumClipChunks {
 		if !have[i] {
-			missing := filepath.Join(im.tree.root, filepath.FromSlash(index.ChunkMetaPath(v.Rel, i)))
-			im.fail(&ImportError{Path: missing, Reason: fmt.Sprintf("missing (the video has num_clip_chunks %d)", v.NumClipChunks)})
+			im.fail(&ImportError{Path: im.tree.name(index.ChunkMetaPath(v.Rel, i)), Reason: fmt.Sprintf("missing (the video has num_clip_chunks %d)", v.NumClipChunks)})
 		}
 	}
 	return plans

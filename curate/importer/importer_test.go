@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,6 +12,7 @@ import (
 	"testing"
 
 	cwt "github.com/clipfs/clipfs/clipwriter/clipwritertest"
+	"github.com/clipfs/clipfs/curate/fault"
 	"github.com/clipfs/clipfs/curate/plan"
 	"github.com/clipfs/clipfs/index"
 	"github.com/clipfs/clipfs/pack"
@@ -246,4 +248,64 @@ func readBlob(t *testing.T, db *index.DB, name string) []byte {
 		t.Fatalf("read blob %s: %v", name, err)
 	}
 	return b
+}
+
+// storeDown is the error an object store gives for a server that stays
+// unreachable (s3store.Error says Unavailable).
+type storeDown struct{}
+
+func (storeDown) Error() string     { return "connection refused, after 10 tries" }
+func (storeDown) Unavailable() bool { return true }
+
+// downFS is a tree whose named files (or folders) cannot be reached.
+type downFS struct {
+	fs.FS
+	down map[string]bool
+}
+
+func (d downFS) Open(name string) (fs.File, error) {
+	if d.down[name] {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: storeDown{}}
+	}
+	return d.FS.Open(name)
+}
+
+// TestImportStoreDown: a file of the tree the store cannot serve leaves
+// its video unfinished (nothing committed, no file failed) and a re-run
+// imports it whole; a folder the store cannot list stops the import
+// before any video, as unfinished too.
+func TestImportStoreDown(t *testing.T) {
+	tt := makeTestTree(t)
+	db, err := index.Open(filepath.Join(t.TempDir(), "db"), index.Options{Create: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	const uri = "s3://bucket/run1"
+	flaky := downFS{os.DirFS(tt.root), map[string]bool{"metas/v0/" + tt.passed2.String() + ".json": true}}
+	rep, err := Import(context.Background(), db, ImportConfig{From: uri, Tree: flaky})
+	if !errors.Is(err, fault.ErrUnfinished) || len(rep.Unfinished) != 1 || len(rep.Failed) != 0 || rep.Chunks != 0 {
+		t.Fatalf("import with a file unreachable: %v, %+v", err, rep)
+	}
+	if msg := rep.Unfinished[0].Error(); !strings.Contains(msg, uri+"/metas/v0/"+tt.passed2.String()+".json") || !strings.Contains(msg, "connection refused") {
+		t.Errorf("unfinished: %q", msg)
+	}
+	if v, err := db.Video(testSource); err == nil && v.Complete() {
+		t.Errorf("the video is complete after a file could not be read: %+v", v)
+	}
+	rep, err = Import(context.Background(), db, ImportConfig{From: uri, Tree: os.DirFS(tt.root)})
+	if err != nil || rep.Imported != 1 || rep.Clips != 3 || rep.Embeddings != 2 {
+		t.Fatalf("re-run: %v, %+v", err, rep)
+	}
+
+	db2, err := index.Open(filepath.Join(t.TempDir(), "db2"), index.Options{Create: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db2.Close()
+	flaky = downFS{os.DirFS(tt.root), map[string]bool{"clips": true}}
+	rep, err = Import(context.Background(), db2, ImportConfig{From: uri, Tree: flaky})
+	if err == nil || !fault.Environmental(err) || rep.Videos != 0 || !strings.Contains(err.Error(), uri+"/clips") {
+		t.Errorf("import with a folder unlistable: %v, %+v", err, rep)
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -12,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/clipfs/clipfs/clipwriter"
+	"github.com/clipfs/clipfs/curate/fault"
 	"github.com/clipfs/clipfs/index"
 	"github.com/google/uuid"
 )
@@ -43,13 +43,16 @@ func importErr(path string, err error) *ImportError {
 // chunkFile is processed_clip_chunks/<rel>_<index>.json.
 type chunkFile struct {
 	index int
-	path  string
+	path  string // slash path in the tree
 }
 
 // treeScan lists a ClipWriterStage tree (docs/formats.md §1) without reading
 // the files: which videos, chunks and per-clip files exist. Everything the
 // tree derives (wds/, index.parquet) is ignored; clipfs renders its own.
 type treeScan struct {
+	fsys fs.FS
+	// root names the tree in messages: an absolute folder, or an s3://
+	// URI. Every other path here is a slash path in fsys.
 	root    string
 	videos  []string               // rels below processed_videos, sorted
 	chunks  map[string][]chunkFile // by video rel, by index
@@ -60,26 +63,52 @@ type treeScan struct {
 	pickles  []string // embedding prefixes with a <p>_embd folder, sorted
 	parquets []string // prefixes with a <p>_embd_parquet folder, sorted
 	problems []error
+	// down is the first fault of the machine or of the store met while
+	// listing (curate/fault): the listing is incomplete, and the import
+	// does not go on from it.
+	down error
 }
 
 func (s *treeScan) has(folder string, id uuid.UUID) bool { return s.folders[folder][id] }
 
 // path is the file of a flat folder named by id.
 func (s *treeScan) path(folder string, id uuid.UUID, ext string) string {
-	return filepath.Join(s.root, filepath.FromSlash(folder), id.String()+ext)
+	return folder + "/" + id.String() + ext
 }
 
-func (s *treeScan) problem(path string, reason string) {
-	s.problems = append(s.problems, &ImportError{Path: path, Reason: reason})
+// name is a file of the tree as messages name it: its path in the folder
+// or the URI imported.
+func (s *treeScan) name(rel string) string {
+	if strings.Contains(s.root, "://") {
+		return s.root + "/" + rel
+	}
+	return filepath.Join(s.root, filepath.FromSlash(rel))
+}
+
+func (s *treeScan) problem(rel string, reason string) {
+	s.problems = append(s.problems, &ImportError{Path: s.name(rel), Reason: reason})
+}
+
+// unreadable reports a file or folder that cannot be listed: a problem of
+// the tree, or a fault of the machine or store that stops the import.
+func (s *treeScan) unreadable(rel string, err error) {
+	if fault.Environmental(err) {
+		if s.down == nil {
+			s.down = fmt.Errorf("import %s: %w", s.name(rel), err)
+		}
+		return
+	}
+	s.problem(rel, "cannot read: "+errText(err))
 }
 
 var prefixPattern = regexp.MustCompile(`^[a-z0-9]+$`)
 
-// scanTree lists root. Only a root that cannot be read is an error; bad
-// names are problems.
-func scanTree(root string) (*treeScan, error) {
-	s := &treeScan{root: root, chunks: map[string][]chunkFile{}, folders: map[string]map[uuid.UUID]bool{}}
-	ents, err := os.ReadDir(root)
+// scanTree lists the tree fsys holds, which root names. Only a root that
+// cannot be read, or a fault of the machine or store while listing, is an
+// error; bad names are problems.
+func scanTree(fsys fs.FS, root string) (*treeScan, error) {
+	s := &treeScan{fsys: fsys, root: root, chunks: map[string][]chunkFile{}, folders: map[string]map[uuid.UUID]bool{}}
+	ents, err := fs.ReadDir(fsys, ".")
 	if err != nil {
 		return nil, fmt.Errorf("import %s: %w", root, errors.Unwrap(err))
 	}
@@ -99,7 +128,7 @@ func scanTree(root string) (*treeScan, error) {
 			continue
 		}
 		if !prefixPattern.MatchString(prefix) {
-			s.problem(filepath.Join(root, name), "embedding prefix "+strconv.Quote(prefix)+" is not lowercase letters and digits; folder not imported")
+			s.problem(name, "embedding prefix "+strconv.Quote(prefix)+" is not lowercase letters and digits; folder not imported")
 			continue
 		}
 		if parquet {
@@ -110,22 +139,24 @@ func scanTree(root string) (*treeScan, error) {
 			s.flat(name, ".pickle")
 		}
 	}
+	if s.down != nil {
+		return nil, s.down
+	}
 	return s, nil
 }
 
-// walk calls fn with the slash path below dir of every file in it.
+// walk calls fn with the slash path below dir of every file in it, and
+// its path in the tree.
 func (s *treeScan) walk(dir string, fn func(rel, path string)) {
-	base := filepath.Join(s.root, dir)
-	filepath.WalkDir(base, func(p string, d fs.DirEntry, err error) error {
+	fs.WalkDir(s.fsys, dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
-			if !errors.Is(err, fs.ErrNotExist) || p != base {
-				s.problem(p, "cannot read: "+errText(err))
+			if !errors.Is(err, fs.ErrNotExist) || p != dir {
+				s.unreadable(p, err)
 			}
 			return nil
 		}
 		if !d.IsDir() {
-			rel, _ := filepath.Rel(base, p)
-			fn(filepath.ToSlash(rel), p)
+			fn(strings.TrimPrefix(p, dir+"/"), p)
 		}
 		return nil
 	})
@@ -170,10 +201,9 @@ func (s *treeScan) walkChunks() {
 
 // flat lists a folder of <uuid><ext> files ("/": of <uuid> folders).
 func (s *treeScan) flat(folder, ext string) {
-	dir := filepath.Join(s.root, filepath.FromSlash(folder))
-	ents, err := os.ReadDir(dir)
+	ents, err := fs.ReadDir(s.fsys, folder)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		s.problem(dir, "cannot read: "+errText(err))
+		s.unreadable(folder, err)
 	}
 	ids := map[uuid.UUID]bool{}
 	s.folders[folder] = ids
@@ -192,7 +222,7 @@ func (s *treeScan) flat(folder, ext string) {
 			} else if strings.HasSuffix(folder, "_parquet") {
 				want = "<chunk uuid>" + ext
 			}
-			s.problem(filepath.Join(dir, e.Name()), "not "+want+"; not imported")
+			s.problem(folder+"/"+e.Name(), "not "+want+"; not imported")
 			continue
 		}
 		ids[id] = true
@@ -228,7 +258,7 @@ func (s *treeScan) leftovers(clips, chunks map[uuid.UUID]bool) []error {
 		if byChunk {
 			why = "their chunks have no processed_clip_chunks file"
 		}
-		out = append(out, &ImportError{Path: filepath.Join(s.root, filepath.FromSlash(folder)),
+		out = append(out, &ImportError{Path: s.name(folder),
 			Reason: fmt.Sprintf("%d entries not imported: %s (first: %s)", len(left), why, left[0])})
 	}
 	return out

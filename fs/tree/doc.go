@@ -6,7 +6,7 @@
 // bytes of generated files (metas JSON and processed_* JSON through
 // clipwriter, numpy pickles and Parquet through pack); shard.go opens sealed
 // shards (Shard) and renders wds/shards.json; export.go writes a tree to
-// disk through it, so a mount (fs/mount) and an export hold the same bytes.
+// disk (Export) or to any ExportTarget (ExportTo: a bucket's prefix) through it, so a mount (fs/mount) and an export hold the same bytes.
 // Blobs are reached through the index's blob store (Tree.OpenBlob, or
 // Tree.OpenBlobFile where the store keeps local files or fetches blobs
 // whole into them; Export copies those with copy_file_range).

@@ -3,9 +3,12 @@ package tree
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/clipfs/clipfs/fs/tree/treetest"
@@ -74,4 +77,56 @@ func readTree(t *testing.T, root string) map[string][]byte {
 		t.Fatal(err)
 	}
 	return files
+}
+
+// failingDir is a local folder whose writes of one file fail.
+type failingDir struct {
+	LocalDir
+	bad string
+}
+
+func (d failingDir) Write(ctx context.Context, rel string, r io.Reader, size int64) error {
+	if rel == d.bad {
+		return errors.New("the disk said no")
+	}
+	return d.LocalDir.Write(ctx, rel, r, size)
+}
+
+// TestExportToParallel: files written several at once are the files a
+// one-at-a-time export writes, counted once each; one write that fails is
+// the export's error, naming its file.
+func TestExportToParallel(t *testing.T) {
+	db := treetest.New(t, 4, nil).DB
+	ctx := context.Background()
+	one := filepath.Join(t.TempDir(), "one")
+	st1, err := Export(ctx, New(db, "/out"), one, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	many := t.TempDir()
+	calls := 0
+	st8, err := ExportTo(ctx, New(db, "/out"), LocalDir(many), ExportOptions{Writes: 8, Progress: func(ExportStats) { calls++ }})
+	if err != nil || st8 != st1 || calls != st1.Files {
+		t.Fatalf("8 at once: %+v (%d progress calls), %v; one at a time: %+v", st8, calls, err, st1)
+	}
+	want, got := readTree(t, one), readTree(t, many)
+	if len(got) != len(want) {
+		t.Fatalf("%d files, want %d", len(got), len(want))
+	}
+	for rel, b := range want {
+		if !bytes.Equal(got[rel], b) {
+			t.Errorf("%s differs", rel)
+		}
+	}
+	bad := ""
+	for rel := range want {
+		if filepath.Dir(rel) == index.DirClips {
+			bad = filepath.ToSlash(rel)
+			break
+		}
+	}
+	_, err = ExportTo(ctx, New(db, "/out"), failingDir{LocalDir(t.TempDir()), bad}, ExportOptions{Writes: 8})
+	if err == nil || !strings.Contains(err.Error(), bad+": the disk said no") {
+		t.Errorf("a failed write: %v", err)
+	}
 }

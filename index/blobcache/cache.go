@@ -102,6 +102,9 @@ func (c *Cache) Close() error {
 // Dir is the cache's folder.
 func (c *Cache) Dir() string { return c.dir }
 
+// Inner is the store the cache is in front of.
+func (c *Cache) Inner() index.BlobStore { return c.inner }
+
 // Stats is what the cache holds and has done so far.
 func (c *Cache) Stats() Stats {
 	c.mu.Lock()

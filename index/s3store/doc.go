@@ -1,10 +1,14 @@
 // Package s3store is an index.BlobStore over an S3-compatible bucket
-// (AWS S3, MinIO, SeaweedFS, ...), reached through minio-go.
+// (AWS S3, MinIO, SeaweedFS, ...), reached through minio-go, and a
+// Folder: a prefix of a bucket as a tree of files, which clipfs export
+// writes a ClipWriterStage tree into and import reads one from.
 //
 // # Layout
 //
 //	s3://BUCKET/PREFIX/blobs/NAME   blob NAME (Open's store); Content-Type from its extension
 //	s3://BUCKET/PREFIX/DIR/NAME     blob NAME of the store Sub(DIR) gives (index/ for the index's backups)
+//
+//	s3://BUCKET/PREFIX/REL          file REL of OpenFolder's Folder (REL an io/fs path)
 //
 // PREFIX may be empty (the whole bucket). A store lists only its own
 // folder, one level: keys below a further slash are not its blobs.
@@ -46,7 +50,12 @@
 //     by its Close, not by Open's context. An error after the last try
 //     matches ErrUnavailable.
 //   - Errors are one line: the operation, s3://BUCKET/KEY, and the reason
-//     in words with S3's code (*Error).
+//     in words with S3's code (*Error); a Folder's FS gives *fs.PathError
+//     with the same reasons. A reason of a server that stayed unreachable,
+//     timed out or answered 5xx/429 says Unavailable() (curate/fault takes
+//     it for the environment's fault).
+//   - A Folder's FS holds every read of a file to the size and ETag its
+//     open saw: a replaced object fails the read, never mixes bytes.
 //
 // It imports index only; index/s3store/s3test runs the real server its
 // tests use.

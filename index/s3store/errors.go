@@ -23,13 +23,39 @@ type Error struct {
 func (e *Error) Error() string { return "s3store: " + e.Op + " " + e.URI + ": " + oneLine(e.Err) }
 func (e *Error) Unwrap() error { return e.Err }
 
+// Unavailable says the server stayed unreachable, timed out or kept
+// answering 5xx, 429 or SlowDown through the retries: a fault of the
+// environment that a later try may not meet, not one of the object
+// (curate/fault counts it so, and a run that meets it is unfinished).
+func (e *Error) Unavailable() bool { return isUnavailable(e.Err) }
+
+// isUnavailable looks for a reason that says the server is unavailable.
+func isUnavailable(err error) bool {
+	var u interface{ Unavailable() bool }
+	return errors.As(err, &u) && u.Unavailable()
+}
+
+// unreachable is a network failure through the retries (no connection,
+// a reset, a stalled request), unwrapping to the network error; it
+// matches ErrUnavailable.
+type unreachable struct{ err error }
+
+func (u *unreachable) Error() string        { return u.err.Error() }
+func (u *unreachable) Unwrap() error        { return u.err }
+func (u *unreachable) Unavailable() bool    { return true }
+func (u *unreachable) Is(target error) bool { return target == ErrUnavailable }
+
 // reason is an S3 error code said in words, matching what it stands for:
 // fs.ErrNotExist for a missing object.
 type reason struct {
 	text string
 	code string // S3's code, and the HTTP status
 	is   error
+	// busy: the server kept answering 5xx, 429 or SlowDown.
+	busy bool
 }
+
+func (r *reason) Unavailable() bool { return r.busy }
 
 func (r *reason) Error() string {
 	if r.code == "" {
@@ -38,19 +64,17 @@ func (r *reason) Error() string {
 	return r.text + " (" + r.code + ")"
 }
 
-func (r *reason) Is(target error) bool { return r.is != nil && target == r.is }
+// Is matches what the code stands for, and ErrUnavailable for a busy server.
+func (r *reason) Is(target error) bool {
+	return r.is != nil && target == r.is || r.busy && target == ErrUnavailable
+}
 
 // ErrUnavailable is matched by the error of a request that the server did
 // not answer through every try: unreachable, stalled, or 5xx, 429 and
-// SlowDown to the last. It is the server's (or the network's) state, not
-// a fault of the request: the same request may succeed later.
+// SlowDown to the last (the errors whose Unavailable method says true).
+// It is the server's (or the network's) state, not a fault of the
+// request: the same request may succeed later.
 var ErrUnavailable = errors.New("the S3 server is unavailable")
-
-// unavailable marks a reason as ErrUnavailable.
-type unavailable struct{ error }
-
-func (u unavailable) Is(target error) bool { return target == ErrUnavailable }
-func (u unavailable) Unwrap() error        { return u.error }
 
 // errNotFound is the reason of an object that is not there.
 var errNotFound = &reason{text: "no such object", is: fs.ErrNotExist}
@@ -64,13 +88,13 @@ func (s *Store) explain(ctx context.Context, err error) error {
 	}
 	var stalled errStalled
 	if errors.As(err, &stalled) {
-		return unavailable{fmt.Errorf("%w, after %d tries", stalled, s.cfg.attempts)}
+		return &unreachable{fmt.Errorf("%w, after %d tries", stalled, s.cfg.attempts)}
 	}
 	resp := minio.ToErrorResponse(err)
 	if resp.Code == "" {
 		var ue *url.Error
 		if errors.As(err, &ue) {
-			return unavailable{fmt.Errorf("%w, after %d tries", ue.Err, s.cfg.attempts)}
+			return &unreachable{fmt.Errorf("%w, after %d tries", ue.Err, s.cfg.attempts)}
 		}
 		return err
 	}
@@ -95,10 +119,11 @@ func (s *Store) explain(ctx context.Context, err error) error {
 	if text == "" {
 		text = "the server refused the request"
 	}
-	if resp.StatusCode >= 500 || resp.StatusCode == 429 || resp.Code == "SlowDown" {
-		return &reason{text: fmt.Sprintf("%s, after %d tries", text, s.cfg.attempts), code: code, is: ErrUnavailable}
+	busy := resp.StatusCode >= 500 || resp.StatusCode == 429 || resp.Code == "SlowDown"
+	if busy {
+		text = fmt.Sprintf("%s, after %d tries", text, s.cfg.attempts)
 	}
-	return &reason{text: text, code: code}
+	return &reason{text: text, code: code, busy: busy}
 }
 
 // fail is the Error of op on key.

@@ -3,26 +3,31 @@ package s3store
 import (
 	"context"
 	"fmt"
+	"io"
+	"io/fs"
+	"path"
 	"strings"
 	"time"
 
 	"github.com/minio/minio-go/v7"
 )
 
-// Folder is a read-only view of every object under s3://BUCKET/PREFIX/,
-// at any depth: where `clipfs curate --input s3://...` finds its videos.
-// Objects are named relative to the folder ("a/b.mp4" is the key
-// PREFIX/a/b.mp4). It is safe for concurrent use.
+// Folder is the objects under s3://BUCKET/PREFIX/ seen as a tree of
+// files: file REL (a slash path, as io/fs names them) is the object
+// PREFIX/REL, and a folder is a key prefix some object has. clipfs export
+// writes a ClipWriterStage tree into one (Write), and import reads one
+// (FS), as NeMo Curator writes and reads its output_path on S3. It is safe
+// for concurrent use.
 type Folder struct {
-	s *Store
+	s *Store // dir: PREFIX/, or "" for the whole bucket
 }
 
-// OpenFolder is the folder uri names, s3://BUCKET/PREFIX (ParseURI), on
-// the server and with the credentials opts and the environment name. As
-// Open, it lists once, so that wrong credentials, a missing bucket or an
-// unreachable server fail here in one line.
+// OpenFolder is the folder uri names, s3://BUCKET/PREFIX, on the server and
+// with the credentials opts and the environment name. Like Open it lists
+// once, so that wrong keys, a missing bucket or a server that is down fail
+// here in one line; a prefix with no objects is a folder (an empty one).
 func OpenFolder(ctx context.Context, uri string, opts Options) (*Folder, error) {
-	s, err := connect(ctx, uri, opts)
+	s, err := dial(ctx, uri, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -35,21 +40,72 @@ func OpenFolder(ctx context.Context, uri string, opts Options) (*Folder, error) 
 	return &Folder{s: s}, nil
 }
 
-// URI is the object name's s3:// URI, s3://BUCKET/PREFIX/NAME; with name
-// "" the folder's, ending in a slash.
+// String is the folder as s3://BUCKET/PREFIX.
+func (f *Folder) String() string { return f.s.loc.String() }
+
+// URI is file name's s3:// URI, s3://BUCKET/PREFIX/NAME; with name "" the
+// folder's, ending in a slash.
 func (f *Folder) URI(name string) string { return "s3://" + f.s.loc.Bucket + "/" + f.s.dir + name }
 
 // Location is the bucket and prefix the folder was opened on.
 func (f *Folder) Location() Location { return f.s.loc }
 
-// key is the object name's key; a name is a slash-separated path without
-// empty, "." or ".." parts.
-func (f *Folder) key(name string) (string, error) {
-	if err := checkFolder(name); err != nil {
-		return "", fmt.Errorf("s3store: %q is not an object name below %s", name, f.URI(""))
+// key is the object of file rel, which must be a valid io/fs path ("." is
+// the folder itself). A backslash is refused: S3 servers (SeaweedFS) take
+// it for a slash, and io/fs never does.
+func (f *Folder) key(rel string) (string, error) {
+	if !fs.ValidPath(rel) || strings.Contains(rel, `\`) {
+		return "", fmt.Errorf("s3store: %q is not a slash path of a file under %s", rel, f.String())
 	}
-	return f.s.dir + name, nil
+	if rel == "." {
+		return f.s.dir, nil
+	}
+	return f.s.dir + rel, nil
 }
+
+// Empty says whether no object has a key under the folder (an unfinished
+// multipart upload is no object).
+func (f *Folder) Empty(ctx context.Context) (bool, error) {
+	for obj := range f.s.cl.ListObjectsIter(ctx, f.s.loc.Bucket, f.s.listOptions(1)) {
+		if obj.Err != nil {
+			return false, f.s.fail(ctx, "list", f.s.dir, obj.Err)
+		}
+		return false, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return false, &Error{Op: "list", URI: f.String() + "/", Err: err}
+	}
+	return true, nil
+}
+
+// Write makes file rel the size bytes r holds: one PUT up to the part
+// size, a multipart upload above it that S3 shows as an object only once
+// complete (and that is aborted on error), then a HEAD that must show the
+// size. An object already there is replaced. r is best an io.ReaderAt
+// and io.Seeker (a file, an io.SectionReader, a bytes.Reader): the client
+// then retries a PUT from the start and reads a multipart upload's parts
+// in parallel, straight from r.
+func (f *Folder) Write(ctx context.Context, rel string, r io.Reader, size int64) error {
+	key, err := f.key(rel)
+	if err != nil {
+		return err
+	}
+	if rel == "." {
+		return fmt.Errorf("s3store: write %s: the folder itself is not a file", f.String())
+	}
+	if err := ctx.Err(); err != nil {
+		return &Error{Op: "put", URI: f.URI(rel), Err: err}
+	}
+	return f.s.putReader(ctx, key, r, size, contentType(path.Base(rel)))
+}
+
+// FS is the folder as a read-only io/fs file system whose requests run
+// under ctx (fs.FS methods take none): Open, Stat, ReadDir and ReadFile,
+// with files that Read (streaming one GET, resumed where a body is cut
+// short) and ReadAt (ranged GETs). Its errors are *fs.PathError naming the
+// file by rel, with the reason as Error gives it: fs.ErrNotExist for a
+// missing file, an Unavailable one for a server that stays unreachable.
+func (f *Folder) FS(ctx context.Context) fs.FS { return &folderFS{f: f, ctx: ctx} }
 
 // modified is an object's time to the second, as a HEAD tells it (a
 // listing tells milliseconds), so that both agree.

@@ -6,10 +6,9 @@ import (
 	"errors"
 	"io"
 	"io/fs"
-	"net/http"
-	"slices"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -18,128 +17,205 @@ import (
 	"github.com/clipfs/clipfs/index/s3store/s3test"
 )
 
-type listed struct {
-	name string
-	size int64
-	mod  time.Time
-	etag string
-}
-
-func walkAll(t *testing.T, f *s3store.Folder) []listed {
+func openFolder(t *testing.T, uri string, opts s3store.Options) *s3store.Folder {
 	t.Helper()
-	var got []listed
-	err := f.Walk(context.Background(), func(name string, size int64, mod time.Time, etag string) error {
-		got = append(got, listed{name, size, mod, etag})
-		return nil
-	})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	f, err := s3store.OpenFolder(ctx, uri, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return got
+	return f
 }
 
-// A folder lists every object below its prefix at any depth, named
-// relative to it, and nothing beside it; Stat agrees with the listing to
-// the second and ETag; a presigned URL serves ranges to a plain HTTP
-// client without credentials.
-func TestFolderWalkStatPresign(t *testing.T) {
+// TestFolder: files written into a folder are the objects PREFIX/REL with
+// their bytes (a multipart one too), and the folder's FS passes the io/fs
+// conformance test over them, past folder markers, odd keys and a sibling
+// prefix; a missing file is fs.ErrNotExist named by its path.
+func TestFolder(t *testing.T) {
+	t.Parallel()
 	srv := s3test.Start(t)
-	cl := rawClient(t, srv)
+	opts := options(srv)
+	opts.PartSize = 5 << 20
 	ctx := context.Background()
-	objects := map[string][]byte{
-		"videos/a.mp4":           randomBytes(1, 3000),
-		"videos/sub/deep/b.mov":  randomBytes(2, 10),
-		"videos/sub/":            nil, // a folder marker
-		"videos-other/c.mp4":     randomBytes(3, 5),
-		"elsewhere/videos/d.mp4": randomBytes(4, 5),
+	f := openFolder(t, srv.URI("trees/one"), opts)
+	if empty, err := f.Empty(ctx); err != nil || !empty {
+		t.Fatalf("a new prefix: empty %t, %v", empty, err)
 	}
-	for key, data := range objects {
-		if _, err := cl.PutObject(ctx, srv.Bucket, key, bytes.NewReader(data), int64(len(data)), minio.PutObjectOptions{}); err != nil {
+	files := map[string][]byte{
+		"index.parquet":               randomBytes(1, 300),
+		"metas/v0/a.json":             []byte(`{"a": 1}`),
+		"metas/v0/b.json":             {},
+		"wds/shard-000000.tar":        randomBytes(2, 20<<10),
+		"previews/x/0_10.webp":        randomBytes(3, 5000),
+		"processed_videos/d/e/v.json": []byte("{}"),
+	}
+	for rel, b := range files {
+		if err := f.Write(ctx, rel, bytes.NewReader(b), int64(len(b))); err != nil {
 			t.Fatal(err)
 		}
 	}
-	f, err := s3store.OpenFolder(ctx, srv.URI("videos")+"/", options(srv))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, want := f.URI("sub/deep/b.mov"), "s3://"+srv.Bucket+"/videos/sub/deep/b.mov"; got != want {
-		t.Errorf("URI = %q, want %q", got, want)
-	}
-	got := walkAll(t, f)
-	var names []string
-	for _, o := range got {
-		names = append(names, o.name)
-	}
-	if want := []string{"a.mp4", "sub/deep/b.mov"}; !slices.Equal(names, want) {
-		t.Fatalf("Walk named %q, want %q", names, want)
-	}
-	for _, o := range got {
-		size, mod, etag, err := f.Stat(ctx, o.name)
+	// Multipart sizes, from a section and from a plain reader (no ReadAt,
+	// no Seek), in a folder of their own (fstest reads every file in
+	// small pieces, a GET each).
+	bigs := openFolder(t, srv.URI("trees/big"), opts)
+	bigFiles := map[string][]byte{"wds/shard-000001.tar": randomBytes(2, 11<<20+17), "clips/big.mp4": randomBytes(4, 6<<20)}
+	for rel, b := range bigFiles {
+		var r io.Reader = io.NewSectionReader(bytes.NewReader(b), 0, int64(len(b)))
+		if rel == "clips/big.mp4" {
+			r = io.LimitReader(bytes.NewReader(b), int64(len(b)))
+		}
+		if err := bigs.Write(ctx, rel, r, int64(len(b))); err != nil {
+			t.Fatal(err)
+		}
+		obj, err := rawClient(t, srv).GetObject(ctx, srv.Bucket, "trees/big/"+rel, minio.GetObjectOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if size != o.size || !mod.Equal(o.mod) || etag != o.etag || etag == "" || mod.IsZero() {
-			t.Errorf("%s: Stat = %d %v %q, listing %d %v %q", o.name, size, mod, etag, o.size, o.mod, o.etag)
+		got, err := io.ReadAll(obj)
+		obj.Close()
+		if err != nil || !bytes.Equal(got, b) {
+			t.Errorf("object trees/big/%s: %d bytes (%v), want the %d written", rel, len(got), err, len(b))
 		}
-		if want := int64(len(objects["videos/"+o.name])); size != want {
-			t.Errorf("%s: size %d, want %d", o.name, size, want)
+		if got, err := fs.ReadFile(bigs.FS(ctx), rel); err != nil || !bytes.Equal(got, b) {
+			t.Errorf("ReadFile %s: %d bytes (%v), want %d", rel, len(got), err, len(b))
+		}
+		file, err := bigs.FS(ctx).Open(rel)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err = io.ReadAll(file)
+		file.Close()
+		if err != nil || !bytes.Equal(got, b) {
+			t.Errorf("Read %s: %d bytes (%v), want %d", rel, len(got), err, len(b))
 		}
 	}
-	if _, _, _, err := f.Stat(ctx, "missing.mp4"); !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "s3://"+srv.Bucket+"/videos/missing.mp4") {
-		t.Errorf("Stat of a missing object: %v, want fs.ErrNotExist naming its URI", err)
+	if empty, err := f.Empty(ctx); err != nil || empty {
+		t.Fatalf("after writes: empty %t, %v", empty, err)
 	}
-	if _, err := f.Presign(ctx, "../x", time.Hour); err == nil {
-		t.Error("Presign took a name with ..")
+	if err := f.Write(ctx, "../x", bytes.NewReader(nil), 0); err == nil {
+		t.Error("a write outside the folder was taken")
 	}
 
-	u, err := f.Presign(ctx, "a.mp4", time.Hour)
-	if err != nil {
-		t.Fatal(err)
+	cl := rawClient(t, srv)
+	for rel, want := range files {
+		obj, err := cl.GetObject(ctx, srv.Bucket, "trees/one/"+rel, minio.GetObjectOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(obj)
+		obj.Close()
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("object trees/one/%s: %d bytes (%v), want the %d written", rel, len(got), err, len(want))
+		}
 	}
-	req, _ := http.NewRequest(http.MethodGet, u, nil)
-	req.Header.Set("Range", "bytes=1000-1999")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusPartialContent || !bytes.Equal(body, objects["videos/a.mp4"][1000:2000]) {
-		t.Errorf("ranged GET of the presigned URL: %s, %d bytes; want 206 and bytes 1000-1999", resp.Status, len(body))
-	}
-	short, err := f.Presign(ctx, "a.mp4", time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(2100 * time.Millisecond)
-	if resp, err := http.Get(short); err != nil || resp.StatusCode != http.StatusForbidden {
-		t.Errorf("an expired presigned URL: %v %v, want 403", resp.Status, err)
+	// What other tools leave: folder markers, and a sibling prefix that
+	// starts with the same letters.
+	for _, key := range []string{"trees/one/metas/", "trees/one/metas/v0/", "trees/onex/not-mine.json"} {
+		if _, err := cl.PutObject(ctx, srv.Bucket, key, bytes.NewReader(nil), 0, minio.PutObjectOptions{}); err != nil {
+			t.Fatal(err)
+		}
 	}
 
-	whole, err := s3store.OpenFolder(ctx, srv.URI(""), options(srv))
-	if err != nil {
-		t.Fatal(err)
+	fsys := f.FS(ctx)
+	var names []string
+	for rel := range files {
+		names = append(names, rel)
 	}
-	if n := len(walkAll(t, whole)); n != 4 {
-		t.Errorf("the whole bucket lists %d objects, want 4", n)
+	if err := fstest.TestFS(fsys, names...); err != nil {
+		t.Error(err)
+	}
+	for rel, want := range files {
+		got, err := fs.ReadFile(fsys, rel)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("ReadFile %s: %d bytes (%v), want %d", rel, len(got), err, len(want))
+		}
+	}
+	var root []string
+	ents, err := fs.ReadDir(fsys, ".")
+	for _, e := range ents {
+		root = append(root, e.Name())
+	}
+	if got := strings.Join(root, " "); err != nil || got != "index.parquet metas previews processed_videos wds" {
+		t.Errorf("the root lists %q (%v)", got, err)
+	}
+	_, err = fs.ReadFile(fsys, "metas/v0/missing.json")
+	if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "metas/v0/missing.json") {
+		t.Errorf("a missing file: %v", err)
+	}
+	if _, err := fs.Stat(fsys, "processed_videos/d/nothing"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Stat of a missing file: %v", err)
+	}
+	if _, err := fs.ReadDir(fsys, "nothing"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("ReadDir of a missing folder: %v", err)
+	}
+	if st, err := fs.Stat(fsys, "processed_videos/d"); err != nil || !st.IsDir() {
+		t.Errorf("Stat of a folder: %v, %v", st, err)
+	}
+
+	// A folder on a missing prefix opens, empty; nothing is in its FS.
+	g := openFolder(t, srv.URI("trees/none"), opts)
+	if empty, err := g.Empty(ctx); err != nil || !empty {
+		t.Errorf("a missing prefix: empty %t, %v", empty, err)
+	}
+	if _, err := fs.Stat(g.FS(ctx), "processed_videos"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Stat in a missing prefix: %v", err)
 	}
 }
 
-// Opening a folder on a server that is down fails at once, in one line
-// naming the folder; so does a wrong key.
-func TestOpenFolderFails(t *testing.T) {
+// TestFolderServerDown: with the server gone, a folder's reads and writes
+// fail within the tries, naming the file, as Unavailable (a fault of the
+// environment) and never as a missing file; open files read again once
+// the server is back.
+func TestFolderServerDown(t *testing.T) {
+	t.Parallel()
 	srv := s3test.Start(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	bad := options(srv)
-	bad.SecretAccessKey = "wrong" + bad.SecretAccessKey
-	if _, err := s3store.OpenFolder(ctx, srv.URI("videos"), bad); err == nil || !strings.Contains(err.Error(), "secret access key") {
-		t.Errorf("a wrong secret: %v", err)
+	opts := options(srv)
+	opts.Attempts = 2
+	opts.RequestTimeout = 3 * time.Second
+	ctx := context.Background()
+	f := openFolder(t, srv.URI("down"), opts)
+	want := randomBytes(5, 1<<20)
+	if err := f.Write(ctx, "clips/a.mp4", bytes.NewReader(want), int64(len(want))); err != nil {
+		t.Fatal(err)
 	}
+	fsys := f.FS(ctx)
+	file, err := fsys.Open("clips/a.mp4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer file.Close()
 	srv.Stop()
-	down := options(srv)
-	down.Attempts = 1
-	if _, err := s3store.OpenFolder(ctx, srv.URI("videos"), down); err == nil || !strings.Contains(err.Error(), srv.URI("videos")) || strings.Contains(err.Error(), "\n") {
-		t.Errorf("a server that is down: %v", err)
+	unavailable := func(what string, err error) {
+		t.Helper()
+		var u interface{ Unavailable() bool }
+		if err == nil || errors.Is(err, fs.ErrNotExist) || !errors.As(err, &u) || !u.Unavailable() || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s with the server down: %v (want one line, unavailable, not missing)", what, err)
+		}
+	}
+	_, err = fs.ReadFile(fsys, "clips/a.mp4")
+	unavailable("ReadFile", err)
+	if err != nil && !strings.Contains(err.Error(), "clips/a.mp4") {
+		t.Errorf("ReadFile's error does not name the file: %v", err)
+	}
+	_, err = fs.Stat(fsys, "clips/b.mp4")
+	unavailable("Stat", err)
+	_, err = fs.ReadDir(fsys, "clips")
+	unavailable("ReadDir", err)
+	_, err = file.Read(make([]byte, 10))
+	unavailable("Read", err)
+	err = f.Write(ctx, "clips/c.mp4", bytes.NewReader(want), int64(len(want)))
+	unavailable("Write", err)
+	if err != nil && !strings.Contains(err.Error(), "s3://"+srv.Bucket+"/down/clips/c.mp4") {
+		t.Errorf("Write's error does not name the object: %v", err)
+	}
+	if _, err := s3store.OpenFolder(ctx, srv.URI("down"), opts); err == nil {
+		t.Error("OpenFolder with the server down succeeded")
+	}
+
+	srv.Restart()
+	got, err := io.ReadAll(file.(io.Reader))
+	if err != nil || !bytes.Equal(got, want) {
+		t.Errorf("after a restart the open file reads %d bytes (%v), want %d", len(got), err, len(want))
 	}
 }

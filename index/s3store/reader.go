@@ -24,8 +24,9 @@ type blobReader struct {
 	cancel context.CancelFunc
 }
 
-func newReader(s *Store, key string, size int64) *blobReader {
-	ctx, cancel := context.WithCancel(context.Background())
+// newReader reads key under parent, until Close.
+func newReader(parent context.Context, s *Store, key string, size int64) *blobReader {
+	ctx, cancel := context.WithCancel(parent)
 	return &blobReader{s: s, key: key, size: size, ctx: ctx, cancel: cancel}
 }
 
@@ -79,8 +80,11 @@ func (r *blobReader) readFull(p []byte, off int64) (int, error) {
 		if err == nil {
 			return got, nil
 		}
-		if !inBody || try >= r.s.cfg.attempts {
+		if !inBody {
 			return got, r.s.explain(r.ctx, err)
+		}
+		if try >= r.s.cfg.attempts {
+			return got, r.s.cutShort(r.ctx, err)
 		}
 		r.s.cfg.log.Warn("s3store: read cut short, resuming", "key", r.key, "offset", off+int64(got), "try", try, "err", err)
 		if err := sleep(r.ctx, backoff(try)); err != nil {

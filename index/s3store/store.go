@@ -3,6 +3,7 @@ package s3store
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"strings"
@@ -35,7 +36,7 @@ var (
 // or an unreachable server fail here, in one line, and not at the first
 // blob.
 func Open(ctx context.Context, uri string, opts Options) (*Store, error) {
-	s, err := connect(ctx, uri, opts)
+	s, err := dial(ctx, uri, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -46,9 +47,9 @@ func Open(ctx context.Context, uri string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// connect is a store over uri's bucket, its folder not yet set, with
-// nothing asked of the server.
-func connect(ctx context.Context, uri string, opts Options) (*Store, error) {
+// dial is a store on uri's location with no folder chosen yet (dir is the
+// caller's to set) and nothing asked of the server.
+func dial(ctx context.Context, uri string, opts Options) (*Store, error) {
 	loc, err := ParseURI(uri)
 	if err != nil {
 		return nil, err
@@ -134,7 +135,7 @@ func (s *Store) timed(op, key string, start time.Time, size int64, err error) {
 // upload above it (aborted on error, so no object appears under the name
 // unless it is whole). It then checks that the server holds the file's
 // size and removes src.
-func (s *Store) Put(ctx context.Context, name, src string) (err error) {
+func (s *Store) Put(ctx context.Context, name, src string) error {
 	key, err := s.key(name)
 	if err != nil {
 		return err
@@ -154,14 +155,30 @@ func (s *Store) Put(ctx context.Context, name, src string) (err error) {
 	if !st.Mode().IsRegular() {
 		return fmt.Errorf("s3store: put %s: %s is not a regular file", name, src)
 	}
+	if err := s.putReader(ctx, key, f, st.Size(), contentType(name)); err != nil {
+		return err
+	}
+	f.Close()
+	if err := os.Remove(src); err != nil {
+		return fmt.Errorf("s3store: put %s: uploaded, but removing the local file: %w", name, err)
+	}
+	return nil
+}
+
+// putReader uploads size bytes from r as key: one PUT up to the part
+// size, a multipart upload above it (aborted on error), then a HEAD that
+// must show size. r should be an io.ReaderAt and io.Seeker (a file, a
+// section), so that the client retries a PUT and reads parts in parallel
+// without copying them.
+func (s *Store) putReader(ctx context.Context, key string, r io.Reader, size int64, ctype string) (err error) {
 	start := time.Now()
-	defer func() { s.timed("put", key, start, st.Size(), err) }()
-	_, err = s.cl.PutObject(ctx, s.loc.Bucket, key, f, st.Size(), minio.PutObjectOptions{
+	defer func() { s.timed("put", key, start, size, err) }()
+	_, err = s.cl.PutObject(ctx, s.loc.Bucket, key, r, size, minio.PutObjectOptions{
 		PartSize:    uint64(s.cfg.partSize),
-		ContentType: contentType(name),
+		ContentType: ctype,
 	})
 	if err != nil {
-		if st.Size() > s.cfg.partSize {
+		if size > s.cfg.partSize {
 			s.abandonUploads(key)
 		}
 		return s.fail(ctx, "put", key, err)
@@ -170,14 +187,10 @@ func (s *Store) Put(ctx context.Context, name, src string) (err error) {
 	if err != nil {
 		return s.fail(ctx, "check the size of", key, err)
 	}
-	if info.Size != st.Size() {
+	if info.Size != size {
 		s.removeAfterFailure(key)
 		return &Error{Op: "put", URI: "s3://" + s.loc.Bucket + "/" + key,
-			Err: fmt.Errorf("the server holds %d bytes after %d were sent (the object is removed)", info.Size, st.Size())}
-	}
-	f.Close()
-	if err := os.Remove(src); err != nil {
-		return fmt.Errorf("s3store: put %s: uploaded, but removing the local file: %w", name, err)
+			Err: fmt.Errorf("the server holds %d bytes after %d were sent (the object is removed)", info.Size, size)}
 	}
 	return nil
 }
@@ -248,7 +261,7 @@ func (s *Store) Open(ctx context.Context, name string) (index.BlobReader, error)
 	if err != nil {
 		return nil, s.fail(ctx, "open", key, err)
 	}
-	return newReader(s, key, info.Size), nil
+	return newReader(context.Background(), s, key, info.Size), nil
 }
 
 // Remove deletes blob name; S3 answers a missing one with success too.
