@@ -57,7 +57,12 @@ func TestEnvironmentalTellsFaultsApart(t *testing.T) {
 // unavailable, as index/s3store's do.
 type storeErr struct{ down bool }
 
-func (e storeErr) Error() string     { return "s3store: get s3://b/k: connection refused" }
+func (e storeErr) Error() string {
+	if e.down {
+		return "s3store: get s3://b/k: the server did not answer, after 3 tries"
+	}
+	return "s3store: get s3://b/k: no such object (NoSuchKey, HTTP 404)"
+}
 func (e storeErr) Unavailable() bool { return e.down }
 
 func TestParseSize(t *testing.T) {
