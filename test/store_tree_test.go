@@ -109,10 +109,33 @@ func TestExportImportThroughObjectStorage(t *testing.T) {
 	}
 
 	// Import of the bucket: the same tree as the curated database.
+	// It goes through a counting proxy: the import takes sizes and mtimes
+	// from the folder listings, so no metas or clip file is stat'ed on its
+	// own (a HEAD) beside what reading it asks.
 	dbB := filepath.Join(t.TempDir(), "dbB")
+	counter := srv.Counter(t)
+	t.Setenv("AWS_ENDPOINT_URL", counter.Endpoint)
 	start = time.Now()
 	r = mustClipfs(t, 0, "import", "--from", uri, "--db", dbB, "--input-path", videos)
 	t.Logf("import from the bucket: %s", time.Since(start).Round(time.Millisecond))
+	t.Setenv("AWS_ENDPOINT_URL", srv.Endpoint)
+	files := 0
+	for rel := range objects {
+		if !strings.HasPrefix(rel, "metas/v0/") && !strings.HasPrefix(rel, "clips/") {
+			continue
+		}
+		files++
+		heads := 0 // a metas file is read whole (a GET)
+		if strings.HasPrefix(rel, "clips/") {
+			heads = 1 // a clip is opened (a HEAD, whose size and ETag its reads are held to), then read
+		}
+		if rd := counter.Reads("nemo/run1/" + rel); rd.GETs == 0 || rd.HEADs > heads {
+			t.Errorf("the import read %s with %d GETs and %d HEADs; want its GETs and at most %d HEADs", rel, rd.GETs, rd.HEADs, heads)
+		}
+	}
+	if files == 0 {
+		t.Error("the bucket holds no metas or clips to count")
+	}
 	if !strings.Contains(r.stderr, "0 files failed") || strings.Contains(r.stderr, " 0 imported") {
 		t.Errorf("import from the bucket: %s", r.stderr)
 	}

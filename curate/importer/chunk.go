@@ -92,7 +92,7 @@ func (im *importer) planClip(id uuid.UUID, listedFiltered bool, p *chunkPlan, dr
 	b, err := fs.ReadFile(im.tree.fsys, path)
 	var st fs.FileInfo
 	if err == nil {
-		st, err = fs.Stat(im.tree.fsys, path)
+		st, err = im.tree.stat(index.DirMetas, id, ".json")
 	}
 	if err != nil {
 		im.fail(importErr(im.tree.name(path), fmt.Errorf("cannot read: %w", err)))
@@ -135,7 +135,7 @@ func (im *importer) mediaFile(c index.ClipRecord) string {
 		im.fail(&ImportError{Path: im.tree.name(path), Reason: "its metas file has no media fields (width ... num_bytes); not imported"})
 		return ""
 	}
-	st, err := fs.Stat(im.tree.fsys, path)
+	st, err := im.tree.stat(folder, c.ID, ".mp4")
 	if err == nil && st.Size() != c.Media.NumBytes {
 		err = fmt.Errorf("%d bytes, but its metas file says num_bytes %d; not imported", st.Size(), c.Media.NumBytes)
 	}

@@ -59,7 +59,12 @@ type treeScan struct {
 	orphans []chunkFile            // chunk files whose video has no processed_videos file
 	// folders maps a flat folder (metas/v0, clips, filtered_clips,
 	// previews, <p>_embd, <p>_embd_parquet) to the uuids it names.
-	folders  map[string]map[uuid.UUID]bool
+	folders map[string]map[uuid.UUID]bool
+	// infos holds the size and mtime the listing gave for the files of
+	// metas/v0, clips and filtered_clips, so that an import asks them
+	// once per folder rather than once per file (a HEAD per object in a
+	// bucket).
+	infos    map[string]map[uuid.UUID]fs.FileInfo
 	pickles  []string // embedding prefixes with a <p>_embd folder, sorted
 	parquets []string // prefixes with a <p>_embd_parquet folder, sorted
 	problems []error
@@ -70,6 +75,15 @@ type treeScan struct {
 }
 
 func (s *treeScan) has(folder string, id uuid.UUID) bool { return s.folders[folder][id] }
+
+// stat is the listed info of file id<ext> of a flat folder, or a fresh
+// Stat where the listing gave none.
+func (s *treeScan) stat(folder string, id uuid.UUID, ext string) (fs.FileInfo, error) {
+	if info, ok := s.infos[folder][id]; ok {
+		return info, nil
+	}
+	return fs.Stat(s.fsys, s.path(folder, id, ext))
+}
 
 // path is the file of a flat folder named by id.
 func (s *treeScan) path(folder string, id uuid.UUID, ext string) string {
@@ -107,7 +121,7 @@ var prefixPattern = regexp.MustCompile(`^[a-z0-9]+$`)
 // cannot be read, or a fault of the machine or store while listing, is an
 // error; bad names are problems.
 func scanTree(fsys fs.FS, root string) (*treeScan, error) {
-	s := &treeScan{fsys: fsys, root: root, chunks: map[string][]chunkFile{}, folders: map[string]map[uuid.UUID]bool{}}
+	s := &treeScan{fsys: fsys, root: root, chunks: map[string][]chunkFile{}, folders: map[string]map[uuid.UUID]bool{}, infos: map[string]map[uuid.UUID]fs.FileInfo{}}
 	ents, err := fs.ReadDir(fsys, ".")
 	if err != nil {
 		return nil, fmt.Errorf("import %s: %w", root, errors.Unwrap(err))
@@ -207,6 +221,11 @@ func (s *treeScan) flat(folder, ext string) {
 	}
 	ids := map[uuid.UUID]bool{}
 	s.folders[folder] = ids
+	var infos map[uuid.UUID]fs.FileInfo
+	if keepInfo(folder) {
+		infos = map[uuid.UUID]fs.FileInfo{}
+		s.infos[folder] = infos
+	}
 	for _, e := range ents {
 		name, ok := strings.CutSuffix(e.Name(), ext)
 		if ext == "/" {
@@ -226,7 +245,18 @@ func (s *treeScan) flat(folder, ext string) {
 			continue
 		}
 		ids[id] = true
+		if infos != nil {
+			if info, err := e.Info(); err == nil {
+				infos[id] = info
+			}
+		}
 	}
+}
+
+// keepInfo says whether the import reads the size or mtime of a flat
+// folder's files: the metas' mtimes, the clips' sizes.
+func keepInfo(folder string) bool {
+	return folder == index.DirMetas || folder == index.DirClips || folder == index.DirFilteredClips
 }
 
 // leftovers reports, one line per folder, the files of clips (or chunks)

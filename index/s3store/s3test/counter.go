@@ -32,6 +32,7 @@ type Counter struct {
 type Reads struct {
 	Bytes  int64           // body bytes sent
 	GETs   int             // requests
+	HEADs  int             // HEAD requests (stats)
 	Ranged int             // requests with a Range header
 	Ranges []string        // their Range headers, in order ("bytes=N-")
 	Agents map[string]bool // the User-Agent products ("Lavf", "MinIO (linux; amd64) minio-go")
@@ -50,16 +51,17 @@ func (s *Server) Counter(t testing.TB) *Counter {
 	p := &Counter{reads: map[string]*Reads{}}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		bucket, key, ok := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+		if r.Method == http.MethodHead && ok && bucket == s.Bucket && key != "" {
+			p.mu.Lock()
+			p.read(key).HEADs++
+			p.mu.Unlock()
+		}
 		if r.Method != http.MethodGet || !ok || bucket != s.Bucket || key == "" || r.URL.Query().Has("uploads") {
 			rp.ServeHTTP(w, r)
 			return
 		}
 		p.mu.Lock()
-		rd := p.reads[key]
-		if rd == nil {
-			rd = &Reads{Agents: map[string]bool{}}
-			p.reads[key] = rd
-		}
+		rd := p.read(key)
 		rd.GETs++
 		if rg := r.Header.Get("Range"); rg != "" {
 			rd.Ranged++
@@ -77,6 +79,16 @@ func (s *Server) Counter(t testing.TB) *Counter {
 	t.Cleanup(srv.Close)
 	p.Endpoint = srv.URL
 	return p
+}
+
+// read is key's count, made on first use; p.mu held.
+func (p *Counter) read(key string) *Reads {
+	rd := p.reads[key]
+	if rd == nil {
+		rd = &Reads{Agents: map[string]bool{}}
+		p.reads[key] = rd
+	}
+	return rd
 }
 
 // Reads is what the proxy saw of key (a copy), once no GET is in flight
