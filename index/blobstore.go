@@ -158,19 +158,17 @@ func (db *DB) OpenBlobFile(ctx context.Context, name string) (f *os.File, ok boo
 }
 
 // hashBlob is the digest of blob name's bytes (all of it when full, the
-// size and XXH3 otherwise) as the store
-// serves them: from the local file a fetching store brings it into, else
-// through its reader.
+// size and XXH3 otherwise) as the store serves them: from the local file
+// the store keeps it in or fetches it into (hashed in place, hashFileAt),
+// else through its reader.
 func (db *DB) hashBlob(ctx context.Context, name string, full bool) (blobDigest, error) {
-	if _, fetching := db.blobs.(FetchingBlobStore); fetching {
-		f, ok, err := db.OpenBlobFile(ctx, name)
-		if err != nil {
-			return blobDigest{}, err
-		}
-		if ok {
-			defer f.Close()
-			return hashReader(f, full)
-		}
+	f, ok, err := db.OpenBlobFile(ctx, name)
+	if err != nil {
+		return blobDigest{}, err
+	}
+	if ok {
+		defer f.Close()
+		return hashFileAt(f, full)
 	}
 	r, err := db.blobs.Open(ctx, name)
 	if err != nil {

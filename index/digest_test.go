@@ -118,3 +118,34 @@ func TestVerifyOlderDigests(t *testing.T) {
 		}
 	}
 }
+
+// TestHashFileAt: hashing a file in place (mapped) gives what hashing it
+// by reads gives, full or quick, for an empty, a small and a large file.
+func TestHashFileAt(t *testing.T) {
+	dir := t.TempDir()
+	for _, size := range []int{0, 1, 4<<20 + 13, 9 << 20} {
+		b := make([]byte, size)
+		for i := range b {
+			b[i] = byte(i*7 + i>>11)
+		}
+		p := dir + "/f"
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, full := range []bool{true, false} {
+			want, err := hashReader(strings.NewReader(string(b)), full)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, err := os.Open(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := hashFileAt(f, full)
+			f.Close()
+			if err != nil || got != want {
+				t.Errorf("size %d full %v: hashFileAt %+v, %v; hashReader %+v", size, full, got, err, want)
+			}
+		}
+	}
+}
