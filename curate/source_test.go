@@ -28,10 +28,7 @@ import (
 // beside the folder; it returns the server and the folder.
 func bucketVideos(t *testing.T) (*s3test.Server, *s3store.Folder, media.Tools) {
 	t.Helper()
-	tools, err := media.DefaultTools()
-	if err != nil {
-		t.Skip(err)
-	}
+	tools := ffmpegTools(t)
 	srv := s3test.Start(t)
 	cl, err := srv.Client()
 	if err != nil {
@@ -235,10 +232,7 @@ func TestRemoteSourceFaults(t *testing.T) {
 // read a small part of it: they seek with range requests (the index at
 // the end of the file, then the span), nothing is downloaded whole.
 func TestRemoteSourceReadsRanges(t *testing.T) {
-	tools, err := media.DefaultTools()
-	if err != nil {
-		t.Skip(err)
-	}
+	tools := ffmpegTools(t)
 	srv := s3test.Start(t)
 	proxy := srv.Counter(t)
 	p := filepath.Join(t.TempDir(), "long.mp4") // moov at the end, as most cameras write it
@@ -298,4 +292,18 @@ func TestRemoteSourceReadsRanges(t *testing.T) {
 	if m, err := media.ProbeMP4(dst); err != nil || m.NumFrames < 49 || m.NumFrames > 51 {
 		t.Errorf("the clip: %+v %v, want 50 frames", m, err)
 	}
+}
+
+// ffmpegTools are the media tools; without ffmpeg a test skips, except in
+// CI, which must have it.
+func ffmpegTools(t *testing.T) media.Tools {
+	t.Helper()
+	tools, err := media.DefaultTools()
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI needs ffmpeg: %v", err)
+		}
+		t.Skip(err)
+	}
+	return tools
 }

@@ -117,24 +117,41 @@ func hashFile(r io.Reader) (blobDigest, error) { return hashReader(r, true) }
 // hashReader is hashFile, or with full false the size and XXH3-128 only:
 // what verifying a blob whose digest records XXH3 needs.
 func hashReader(r io.Reader, full bool) (blobDigest, error) {
-	fast := xxh3.New()
-	var w io.Writer = fast
-	var h hash.Hash
-	if full {
-		h = sha256.New()
-		w = io.MultiWriter(h, fast)
-	}
+	h := newDigester(full)
 	buf := hashBuffers.Get().(*[256 << 10]byte)
 	defer hashBuffers.Put(buf)
-	n, err := io.CopyBuffer(w, onlyReader{r}, buf[:])
+	n, err := io.CopyBuffer(h.w, onlyReader{r}, buf[:])
 	if err != nil {
 		return blobDigest{}, err
 	}
-	d := blobDigest{size: n, fast: fast.Sum128().Bytes(), hasFast: true, noSum: !full}
-	if h != nil {
-		h.Sum(d.sum[:0])
+	return h.digest(n), nil
+}
+
+// digester takes a blob's digest as its bytes are written to w: XXH3-128,
+// and SHA-256 too when full.
+type digester struct {
+	w    io.Writer
+	fast *xxh3.Hasher
+	sha  hash.Hash // nil unless full
+}
+
+func newDigester(full bool) digester {
+	d := digester{fast: xxh3.New()}
+	d.w = d.fast
+	if full {
+		d.sha = sha256.New()
+		d.w = io.MultiWriter(d.sha, d.fast)
 	}
-	return d, nil
+	return d
+}
+
+// digest is the digest of the size bytes written.
+func (h digester) digest(size int64) blobDigest {
+	d := blobDigest{size: size, fast: h.fast.Sum128().Bytes(), hasFast: true, noSum: h.sha == nil}
+	if h.sha != nil {
+		h.sha.Sum(d.sum[:0])
+	}
+	return d
 }
 
 // onlyReader hides an *os.File's WriteTo, so that CopyBuffer uses the

@@ -1,15 +1,11 @@
 package index
 
 import (
-	"crypto/sha256"
 	"fmt"
-	"hash"
 	"io"
 	"os"
 	"runtime/debug"
 	"syscall"
-
-	"github.com/zeebo/xxh3"
 )
 
 // mapWindow is how much of a file hashFileAt maps at a time: the mapped
@@ -35,13 +31,7 @@ func hashFileAt(f *os.File, full bool) (d blobDigest, err error) {
 	if size <= 0 {
 		return hashReader(f, full)
 	}
-	fast := xxh3.New()
-	var w io.Writer = fast
-	var h hash.Hash
-	if full {
-		h = sha256.New()
-		w = io.MultiWriter(h, fast)
-	}
+	h := newDigester(full)
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
@@ -57,13 +47,9 @@ func hashFileAt(f *os.File, full bool) (d blobDigest, err error) {
 			}
 			return blobDigest{}, fmt.Errorf("%s: map: %w", f.Name(), err)
 		}
-		hashMapped(w, m)
+		hashMapped(h.w, m)
 	}
-	d = blobDigest{size: size, fast: fast.Sum128().Bytes(), hasFast: true, noSum: !full}
-	if h != nil {
-		h.Sum(d.sum[:0])
-	}
-	return d, nil
+	return h.digest(size), nil
 }
 
 // hashMapped writes one mapped window into w and unmaps it, also when
