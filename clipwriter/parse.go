@@ -36,6 +36,14 @@ func ParseVideo(b []byte) (index.VideoRecord, error) {
 		f.fail("audio_format", err)
 	}
 	r.NumTotalClips, r.NumClipChunks = f.int("num_total_clips"), f.int("num_clip_chunks")
+	if e, ok := f.lookup("errors", false); ok {
+		ef, err := objectFields(e, `"errors"`)
+		if err == nil {
+			r.Failure = ef.str(FailedStep)
+			err = ef.err
+		}
+		f.fail("errors", err)
+	}
 	if err := f.done(); err != nil {
 		return r, err
 	}

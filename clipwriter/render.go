@@ -93,7 +93,7 @@ func videoMeta(v index.VideoRecord) pack.Object {
 	if v.AudioCodec != "" {
 		audio = v.AudioCodec
 	}
-	return pack.Object{
+	o := pack.Object{
 		{Key: "video", Value: v.Source},
 		{Key: "height", Value: v.Height},
 		{Key: "width", Value: v.Width},
@@ -106,7 +106,16 @@ func videoMeta(v index.VideoRecord) pack.Object {
 		{Key: "num_total_clips", Value: v.NumTotalClips},
 		{Key: "num_clip_chunks", Value: v.NumClipChunks},
 	}
+	if v.Failure != "" {
+		// As NeMo's Video.errors: the step that failed, and why.
+		o = append(o, pack.Field{Key: "errors", Value: pack.Object{{Key: FailedStep, Value: v.Failure}}})
+	}
+	return o
 }
+
+// FailedStep is the key under which a video that could not be curated
+// names its reason in processed_videos ("errors": {"curate": REASON}).
+const FailedStep = "curate"
 
 // chunkMeta builds processed_clip_chunks/<rel>_<i>.json; clips are the
 // chunk's passed clips, in order.

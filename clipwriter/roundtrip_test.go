@@ -58,6 +58,7 @@ func TestVideoRoundTrip(t *testing.T) {
 			VideoCodec: "h264", PixelFormat: "yuv420p", AudioCodec: "aac", NumTotalClips: 3, NumClipChunks: 1},
 		{Source: "/data/in/silent.mkv", Width: 64, Height: 48, FrameRate: 25, NumFrames: 10, Duration: 0.4,
 			VideoCodec: "vp9", PixelFormat: "yuv420p"},
+		{Source: "/data/in/broken.mp4", Failure: "/data/in/broken.mp4: no video stream (3 deliveries)"},
 	} {
 		b := VideoJSON(v)
 		got, err := ParseVideo(b)

@@ -178,6 +178,12 @@ func (c *Config) normalise() error {
 		}
 		c.Input = abs
 	}
+	c.fillDefaults()
+	return nil
+}
+
+// fillDefaults sets the zero fields of c that have a default.
+func (c *Config) fillDefaults() {
 	if c.Splitting == "" {
 		c.Splitting = SplitFixedStride
 	}
@@ -224,7 +230,6 @@ func (c *Config) normalise() error {
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
 	}
-	return nil
 }
 
 // absFolder makes path absolute and checks that it is an existing folder;

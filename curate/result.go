@@ -1,13 +1,10 @@
 package curate
 
 import (
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/clipfs/clipfs/index"
 )
@@ -33,27 +30,28 @@ type ChunkResult struct {
 // its chunk makes it one, under Name (the name the records use).
 type StagedBlob struct {
 	Name   string   `json:"name"`
-	Path   string   `json:"path"` // where the file is, on the machine that curated it
+	Path   string   `json:"path,omitempty"` // where the file is, on the machine that curated it ("" once in the store)
 	Size   int64    `json:"size"`
 	SHA256 [32]byte `json:"sha256"`
+	XXH3   [16]byte `json:"xxh3"` // XXH3-128, big-endian
+	// Stored says the file is already in the database's blob store under
+	// Name (a worker put it there): committing only checks and adopts it.
+	Stored bool `json:"stored,omitempty"`
 }
 
 // stage describes the finished file at path as a StagedBlob named after
-// it, taking its size and digest.
+// it, taking its size and digests.
 func stage(path string) (StagedBlob, error) {
-	f, err := os.Open(path)
+	b, err := index.HashBlobFile(path)
 	if err != nil {
 		return StagedBlob{}, err
 	}
-	defer f.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, f)
-	if err != nil {
-		return StagedBlob{}, fmt.Errorf("%s: %w", path, err)
-	}
-	b := StagedBlob{Name: filepath.Base(path), Path: path, Size: n}
-	h.Sum(b.SHA256[:0])
-	return b, nil
+	return StagedBlob{Name: b.Name, Path: path, Size: b.Size, SHA256: b.SHA256, XXH3: b.XXH3}, nil
+}
+
+// Blob is the index's description of the staged file.
+func (b StagedBlob) Blob() index.Blob {
+	return index.Blob{Name: b.Name, Size: b.Size, SHA256: b.SHA256, XXH3: b.XXH3}
 }
 
 // Discard removes the staged files of a result that will not be committed.
@@ -63,13 +61,15 @@ func (res *ChunkResult) Discard() {
 	}
 }
 
-// MarshalJSON and UnmarshalJSON write the digest in hex, as sha256sum does.
+// MarshalJSON and UnmarshalJSON write the digests in hex, as sha256sum
+// and xxh128sum do.
 func (b StagedBlob) MarshalJSON() ([]byte, error) {
 	type plain StagedBlob
 	return json.Marshal(struct {
 		plain
 		SHA256 string `json:"sha256"`
-	}{plain(b), hex.EncodeToString(b.SHA256[:])})
+		XXH3   string `json:"xxh3"`
+	}{plain(b), hex.EncodeToString(b.SHA256[:]), hex.EncodeToString(b.XXH3[:])})
 }
 
 func (b *StagedBlob) UnmarshalJSON(data []byte) error {
@@ -77,15 +77,21 @@ func (b *StagedBlob) UnmarshalJSON(data []byte) error {
 	var v struct {
 		plain
 		SHA256 string `json:"sha256"`
+		XXH3   string `json:"xxh3"`
 	}
 	if err := json.Unmarshal(data, &v); err != nil {
 		return err
 	}
 	sum, err := hex.DecodeString(v.SHA256)
-	if err != nil || len(sum) != sha256.Size {
+	if err != nil || len(sum) != len(b.SHA256) {
 		return fmt.Errorf("staged blob %s: sha256 %q is not 64 hex digits", v.Name, v.SHA256)
+	}
+	fast, err := hex.DecodeString(v.XXH3)
+	if err != nil || len(fast) != len(b.XXH3) {
+		return fmt.Errorf("staged blob %s: xxh3 %q is not 32 hex digits", v.Name, v.XXH3)
 	}
 	*b = StagedBlob(v.plain)
 	copy(b.SHA256[:], sum)
+	copy(b.XXH3[:], fast)
 	return nil
 }

@@ -2,6 +2,7 @@ package curate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sync"
@@ -118,7 +119,7 @@ func (s *LocalSink) adoptAll(ctx context.Context, res *ChunkResult) ([]string, e
 			err := ctx.Err()
 			var b index.Blob
 			if err == nil {
-				b, err = s.adopt(sb)
+				b, err = s.adopt(ctx, sb)
 			}
 			mu.Lock()
 			defer mu.Unlock()
@@ -139,8 +140,13 @@ func (s *LocalSink) adoptAll(ctx context.Context, res *ChunkResult) ([]string, e
 	return adopted, nil
 }
 
-// adopt makes one staged file a blob under its name.
-func (s *LocalSink) adopt(sb StagedBlob) (index.Blob, error) {
+// adopt makes one staged file a blob under its name; one already in the
+// store (StagedBlob.Stored) is checked there and adopted with its digests.
+func (s *LocalSink) adopt(ctx context.Context, sb StagedBlob) (index.Blob, error) {
+	if sb.Stored {
+		b := sb.Blob()
+		return b, s.db.AdoptStored(ctx, b)
+	}
 	if tmp := s.db.TempPath(""); filepath.Dir(sb.Path) != filepath.Dir(tmp) || filepath.Base(sb.Path) != sb.Name {
 		return index.Blob{}, fmt.Errorf("staged blob %s: %s is not in the database's tmp folder under its name", sb.Name, sb.Path)
 	}
@@ -154,4 +160,28 @@ func (s *LocalSink) adopt(sb StagedBlob) (index.Blob, error) {
 			sb.Path, b.Size, b.SHA256, sb.Size, sb.SHA256)
 	}
 	return b, nil
+}
+
+// CommitOnce commits res unless the index already holds its chunk (or,
+// for a result without a chunk, the video) under the same fingerprint: a
+// result delivered twice is committed once. A result dropped so has its
+// blobs that are already in the store removed, since nothing names them.
+// It reports whether res was committed.
+func (s *LocalSink) CommitOnce(ctx context.Context, res *ChunkResult) (bool, error) {
+	old, err := s.db.Video(res.Video.Source)
+	if err != nil && !errors.Is(err, index.ErrNotFound) {
+		return false, err
+	}
+	if err == nil && old.Fingerprint == res.Video.Fingerprint &&
+		(res.Chunk == nil && old.Failure == res.Video.Failure || res.Chunk != nil && old.HasChunk(res.Chunk.Index)) {
+		for _, b := range res.Blobs {
+			if b.Stored {
+				if _, err := s.db.DiscardUnreferenced(b.Name); err != nil {
+					return false, err
+				}
+			}
+		}
+		return false, nil
+	}
+	return true, s.Commit(ctx, res)
 }

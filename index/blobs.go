@@ -16,9 +16,54 @@ import (
 type Blob struct {
 	Name string
 	Size int64
-	// SHA256 is the digest of the bytes, taken by AdoptBlob; the commit that
-	// references the blob records it in its b/ key.
+	// SHA256 and XXH3 (XXH3-128, big-endian) are the digests of the bytes,
+	// taken by AdoptBlob or HashBlobFile; the commit that references the blob
+	// records them in its b/ key.
 	SHA256 [32]byte
+	XXH3   [16]byte
+}
+
+// HashBlobFile is the size and digests of the finished file at path, taken
+// as AdoptBlob takes them, for a machine that puts the file into the store
+// itself (a worker) and has the owner adopt it with AdoptStored. The Name
+// is the file's base name.
+func HashBlobFile(path string) (Blob, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Blob{}, fmt.Errorf("index: blob %s: %w", path, err)
+	}
+	defer f.Close()
+	d, err := hashFile(f)
+	if err != nil {
+		return Blob{}, fmt.Errorf("index: blob %s: %w", path, err)
+	}
+	return Blob{Name: filepath.Base(path), Size: d.size, SHA256: d.sum, XXH3: d.fast}, nil
+}
+
+// AdoptStored adopts a blob that another machine has already put into the
+// database's store (a worker's upload), with the size and digests it took
+// (HashBlobFile): the store must hold the blob at that size, or the error
+// wraps fs.ErrNotExist (missing) or ErrBlobMismatch (another size). The
+// digests are recorded by the commit that names the blob, as AdoptBlob's;
+// reads verify the bytes against them.
+func (db *DB) AdoptStored(ctx context.Context, b Blob) error {
+	if db.readOnly {
+		return ErrReadOnly
+	}
+	if err := checkBlobName(b.Name); err != nil {
+		return fmt.Errorf("index: blob %q: %w", b.Name, err)
+	}
+	r, err := db.blobs.Open(ctx, b.Name)
+	if err != nil {
+		return fmt.Errorf("index: blob %s: %w", b.Name, err)
+	}
+	size := r.Size()
+	r.Close()
+	if size != b.Size {
+		return fmt.Errorf("index: blob %s: the store holds %d bytes, the uploader hashed %d: %w", b.Name, size, b.Size, ErrBlobMismatch)
+	}
+	db.adopted.add(b.Name, blobDigest{size: b.Size, sum: b.SHA256, fast: b.XXH3, hasFast: true})
+	return nil
 }
 
 // TempPath returns a fresh path in the database's tmp folder, ending in ext
@@ -47,7 +92,7 @@ func (db *DB) AdoptBlob(tmpPath string) (Blob, error) {
 	if err != nil {
 		return Blob{}, fmt.Errorf("index: blob %s: %w", tmpPath, err)
 	}
-	b := Blob{Name: filepath.Base(tmpPath), Size: d.size, SHA256: d.sum}
+	b := Blob{Name: filepath.Base(tmpPath), Size: d.size, SHA256: d.sum, XXH3: d.fast}
 	if err := db.blobs.Put(context.Background(), b.Name, tmpPath); err != nil {
 		return Blob{}, fmt.Errorf("index: blob %s: %w", b.Name, err)
 	}
@@ -65,6 +110,34 @@ func (db *DB) DiscardBlob(name string) {
 	if err := db.blobs.Remove(context.Background(), name); err != nil {
 		db.log.Warn("cannot remove an unreferenced blob; the next writable open will", "blob", name, "err", err)
 	}
+}
+
+// DiscardUnreferenced removes blob name from the store unless a commit
+// names it: for a blob put twice under one name by a result delivered
+// twice, the copy of which was committed. It reports whether it removed it.
+func (db *DB) DiscardUnreferenced(name string) (bool, error) {
+	if name == "" || db.readOnly {
+		return false, nil
+	}
+	referenced := false
+	err := db.view(func(txn *badger.Txn) error {
+		for _, k := range [][]byte{blobKey(name), shardBlobKey(name)} {
+			_, err := txn.Get(k)
+			if err == nil {
+				referenced = true
+				return nil
+			}
+			if !errors.Is(err, badger.ErrKeyNotFound) {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil || referenced {
+		return false, err
+	}
+	db.DiscardBlob(name)
+	return true, nil
 }
 
 func blobKey(name string) []byte { return []byte("b/" + name) }

@@ -44,6 +44,7 @@ type DB struct {
 	log      *slog.Logger
 	readOnly bool
 	blobs    BlobStore
+	blobsURI string     // Options.BlobsURI; "" for the folder store
 	writeMu  sync.Mutex // one writer at a time: commits read-modify-write the video record
 	adopted  adopted    // digests of adopted blobs not yet committed
 	verdicts verdicts   // blobs verified against their digests (VerifyBlob)
@@ -93,7 +94,7 @@ func Open(dir string, opts Options) (*DB, error) {
 			return nil, err
 		}
 	}
-	db := &DB{dir: abs, kv: kv, log: log, readOnly: opts.ReadOnly, blobs: blobs}
+	db := &DB{dir: abs, kv: kv, log: log, readOnly: opts.ReadOnly, blobs: blobs, blobsURI: opts.BlobsURI}
 	if !opts.ReadOnly {
 		if err := db.sweep(); err != nil {
 			kv.Close()
@@ -166,6 +167,16 @@ func firstLine(s string) string {
 
 // Dir is the database folder (absolute).
 func (db *DB) Dir() string { return db.dir }
+
+// BlobsURI names the store of the database's blobs for a machine that puts
+// blobs into it (a worker): the object store's s3:// URI, or file:// and the
+// absolute path of the blobs folder.
+func (db *DB) BlobsURI() string {
+	if db.blobsURI != "" {
+		return db.blobsURI
+	}
+	return "file://" + filepath.Join(db.dir, "blobs")
+}
 
 // Close flushes and closes the database. A replica's database closes once
 // its reads are done; Replica.Close does that too, after a poll in

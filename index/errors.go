@@ -14,4 +14,7 @@ var (
 	// ErrCorrupt reports a blob whose bytes differ from the digest recorded
 	// when it was adopted.
 	ErrCorrupt = errors.New("content does not match its recorded digest")
+	// ErrBlobMismatch reports a blob another machine put into the store
+	// whose size there differs from the one it hashed (AdoptStored).
+	ErrBlobMismatch = errors.New("stored blob differs from the one hashed")
 )

@@ -22,6 +22,10 @@ type VideoRecord struct {
 	// ChunksDone lists the chunks committed so far.
 	ChunksDone []ChunkRef `json:"chunks_done"`
 	CuratedAt  int64      `json:"curated_at"` // unix seconds
+	// Failure, if set, is why the video could not be curated: a job that
+	// failed on every delivery to the workers (curate/dispatch). Its
+	// processed_videos entry carries it under "errors".
+	Failure string `json:"failure,omitempty"`
 }
 
 // Complete reports whether every planned chunk of the video is committed.

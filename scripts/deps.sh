@@ -30,7 +30,11 @@ curate/vit                 ^curate/safetensors$
 curate/publish             ^(index|pack|clipwriter)$
 curate/importer            ^(index|pack|clipwriter|curate/(plan|fault|publish))$
 curate                     ^(index|curate/(plan|fault|media|publish|motion|vit|aesthetic|caption|safetensors))$
-curate/daemon              ^(index|curate|curate/(fault|watch))$
+curate/jobs                ^(index|curate)$
+curate/broker              -
+curate/worker              ^(index(/s3store)?|curate|curate/(fault|jobs|media))$
+curate/dispatch            ^(index|curate|curate/(fault|jobs))$
+curate/daemon              ^(index|curate|curate/(fault|watch|jobs))$
 curate/control             ^(index|curate|curate/(daemon|fault))$
 fs/tree                    ^(index|pack|clipwriter)$
 fs/tree/treetest           ^index$
@@ -57,6 +61,8 @@ BEGIN {
 		if (d == "syscall" && p ~ /^fs\/tree/) bad("imports " d " (the pure tree returns plain Go errors; errnos are fs/mount'"'"'s)")
 		if (d ~ /gorgonia.org\/cu/) bad("imports " d " outside the cuda build tag")
 		if (d ~ /prometheus/ && p !~ /^cmd\//) bad("imports " d " (metrics live in cmd/clipfs)")
+		if (d ~ /nats-io\/nats-server/ && p != "curate/broker" && p !~ /^(test|bench\/)/) bad("imports " d " (only curate/broker embeds the server)")
+		if (d ~ /nats-io\/nats.go/ && p !~ /^(curate\/(jobs|worker|dispatch)|cmd\/clipfs|test|bench\/.*)$/) bad("imports " d " (the queue is curate/jobs, worker and dispatch)")
 		if (d !~ /^github.com\/clipfs\/clipfs\//) continue
 		sub("^github.com/clipfs/clipfs/", "", d)
 		if (rule && (may[rule] == "-" || d !~ may[rule])) bad("imports " d " (it may import: " may[rule] ")")

@@ -2,7 +2,6 @@ package main
 
 import (
 	"flag"
-	"fmt"
 	"os"
 	"time"
 
@@ -54,26 +53,30 @@ func (o *captionOptions) captioning() (*curate.Captioning, error) {
 	if o.frames <= 0 || o.maxSide < 16 || o.retries < 0 || o.inFlight <= 0 || o.tokens <= 0 || o.timeout <= 0 {
 		return nil, usageError{"--caption-frames, --caption-max-in-flight, --caption-max-tokens and --caption-timeout must be positive, --caption-max-side at least 16, --caption-retries not negative"}
 	}
-	retries := o.retries
-	if retries == 0 {
-		retries = -1 // caption.Options: 0 is the default, negative none
-	}
-	opts := caption.Options{APIKey: os.Getenv(apiKeyEnv), Timeout: o.timeout, Retries: retries,
-		MaxInFlight: o.inFlight, MaxTokens: o.tokens}
-	c, err := caption.New(o.endpoint, o.model, opts)
-	if err != nil {
-		return nil, usageError{fmt.Sprintf("--captioning-endpoint: %v", err)}
-	}
-	cp := &curate.Captioning{Model: c, Prompt: o.prompt, Frames: o.frames, MaxSide: o.maxSide, EnhancePrompt: o.enhancePrompt}
 	switch {
 	case o.enhanceEndpoint == "" && o.enhanceModel != "":
 		return nil, usageError{"--enhance-caption-model needs --enhance-captions-endpoint"}
 	case o.enhanceEndpoint != "" && o.enhanceModel == "":
 		return nil, usageError{"--enhance-captions-endpoint needs --enhance-caption-model NAME"}
-	case o.enhanceEndpoint != "":
-		if cp.Enhance, err = caption.New(o.enhanceEndpoint, o.enhanceModel, opts); err != nil {
-			return nil, usageError{fmt.Sprintf("--enhance-captions-endpoint: %v", err)}
-		}
+	}
+	cp, err := o.recipe().Captioning(os.Getenv(apiKeyEnv))
+	if err != nil {
+		return nil, usageError{err.Error()}
 	}
 	return cp, nil
+}
+
+// recipe is the captioning flags as data, for jobs handed to workers; nil
+// when no endpoint is given.
+func (o *captionOptions) recipe() *curate.CaptionRecipe {
+	if o.endpoint == "" {
+		return nil
+	}
+	retries := o.retries
+	if retries == 0 {
+		retries = -1 // caption.Options: 0 is the default, negative none
+	}
+	return &curate.CaptionRecipe{Endpoint: o.endpoint, Model: o.model, Prompt: o.prompt, Frames: o.frames, MaxSide: o.maxSide,
+		EnhanceEndpoint: o.enhanceEndpoint, EnhanceModel: o.enhanceModel, EnhancePrompt: o.enhancePrompt,
+		Timeout: o.timeout, Retries: retries, MaxInFlight: o.inFlight, MaxTokens: o.tokens}
 }

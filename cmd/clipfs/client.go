@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/clipfs/clipfs/curate/control"
+	"github.com/clipfs/clipfs/curate/jobs"
 )
 
 // clientFlags are the flags every client of clipfs serve takes.
@@ -121,6 +122,38 @@ func printStatus(w io.Writer, s control.Status) {
 	}
 	for _, e := range s.Errors {
 		fmt.Fprintf(w, "  error    %s %s\n", e.Time.Format(time.TimeOnly), e.Error)
+	}
+	if s.Jobs != nil {
+		printJobs(w, s.Jobs)
+	}
+}
+
+// printJobs prints the queue and the workers of a serve whose workers curate.
+func printJobs(w io.Writer, j *jobs.Status) {
+	fmt.Fprintf(w, "  queue    %s on %s: %d pending, %d in hand (%d redelivered); %d redeliveries, %d jobs failed on every delivery; results %d committed, %d sent twice and dropped\n",
+		j.Queue, j.Server, j.Pending, j.InHand, j.Redelivered, j.Redeliveries, j.FailedAll, j.Committed, j.Dropped)
+	if j.Error != "" {
+		fmt.Fprintf(w, "  queue    cannot be read: %s\n", j.Error)
+	}
+	if len(j.Workers) == 0 {
+		fmt.Fprintf(w, "  workers  none heard from (start one: clipfs worker --nats URL)\n")
+	}
+	for _, wk := range j.Workers {
+		state := fmt.Sprintf("last heartbeat %.0f s ago", wk.Silent)
+		if wk.Lost {
+			state = "LOST, " + state
+		} else if wk.Stopping {
+			state = "stopping, " + state
+		}
+		job := "idle"
+		if len(wk.Jobs) > 0 {
+			job = strings.Join(wk.Jobs, ", ")
+		}
+		fmt.Fprintf(w, "  worker   %s on %s (pid %d, device %s, %d slots): %s; %d jobs, %d clips, %.1f clips/min; %s\n",
+			wk.Name, wk.Host, wk.PID, wk.Device, wk.Workers, job, wk.Finished, wk.Clips, wk.ClipsPerMinute, state)
+	}
+	for _, f := range j.Failed {
+		fmt.Fprintf(w, "  failed   %s %s: %s\n", f.Time.Format(time.TimeOnly), f.Source, f.Reason)
 	}
 }
 

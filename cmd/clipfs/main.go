@@ -50,6 +50,7 @@ var commands = map[string]func(ctx context.Context, args []string, stderr io.Wri
 	"serve":  runServe,
 	"status": runStatus,
 	"submit": runSubmit,
+	"worker": runWorker,
 	"pause":  runControl("pause", "paused: videos in flight finish, no new one starts"),
 	"resume": runControl("resume", "resumed"),
 	"seal":   runControl("seal", "sealed the open shard"),
@@ -71,6 +72,8 @@ commands:
   submit --db DIR PATH...       queue videos or folders with a running serve
   pause | resume --db DIR       stop / restart taking new videos
   seal --db DIR                 seal the open WebDataset shard now
+  worker --nats URL             curate jobs that a serve with --nats or --nats-listen hands out,
+                                on this machine (CPU or GPU), sending the results back
 
 Run 'clipfs COMMAND --help' for a command's flags, 'clipfs --version' for versions.
 Documentation: docs/usage.md in the source tree.

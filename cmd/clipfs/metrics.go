@@ -82,10 +82,22 @@ var (
 	descPaused   = prometheus.NewDesc("clipfs_paused", "1 while curation is paused (by clipfs pause, or for a full disk).", nil, nil)
 	descWaiting  = prometheus.NewDesc("clipfs_waiting_videos", "Videos a fault of the machine left unfinished, waiting for a retry, by reason.", []string{"reason"}, nil)
 	descOpen     = prometheus.NewDesc("clipfs_open_shard_samples", "Samples in the shard being filled.", nil, nil)
+
+	// With workers (serve --nats or --nats-listen):
+	descJobs         = prometheus.NewDesc("clipfs_jobs", "Jobs on the JetStream queue, by state: pending (not delivered) or in_hand (delivered, not acked).", []string{"state"}, nil)
+	descRedelivered  = prometheus.NewDesc("clipfs_jobs_redelivered", "Jobs in hand that were delivered more than once.", nil, nil)
+	descRedeliveries = prometheus.NewDesc("clipfs_jobs_finished_after_redelivery_total", "Jobs finished on a delivery after their first.", nil, nil)
+	descJobsFailed   = prometheus.NewDesc("clipfs_jobs_failed_total", "Jobs that failed on every delivery (or ran out of deliveries after an input failure).", nil, nil)
+	descResults      = prometheus.NewDesc("clipfs_results_total", "Chunk results from workers, by outcome: committed, or dropped (sent twice, committed before).", []string{"outcome"}, nil)
+	descWorkers      = prometheus.NewDesc("clipfs_workers", "Workers heard from, by state: alive or lost (silent past the heartbeat limit).", []string{"state"}, nil)
+	descWorkerRate   = prometheus.NewDesc("clipfs_worker_clips_per_minute", "Clips a worker committed per minute over the last minute.", []string{"worker", "host", "device"}, nil)
+	descWorkerJobs   = prometheus.NewDesc("clipfs_worker_jobs_in_hand", "Jobs a worker holds now.", []string{"worker", "host", "device"}, nil)
+	descWorkerBeat   = prometheus.NewDesc("clipfs_worker_heartbeat_age_seconds", "Seconds since a worker's last heartbeat.", []string{"worker", "host", "device"}, nil)
 )
 
 func (c daemonCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descVideos, descClips, descBytes, descSeconds, descSealed, descQueued, descInFlight, descSettling, descPaused, descWaiting, descOpen} {
+	for _, d := range []*prometheus.Desc{descVideos, descClips, descBytes, descSeconds, descSealed, descQueued, descInFlight, descSettling, descPaused, descWaiting, descOpen,
+		descJobs, descRedelivered, descRedeliveries, descJobsFailed, descResults, descWorkers, descWorkerRate, descWorkerJobs, descWorkerBeat} {
 		ch <- d
 	}
 }
@@ -116,4 +128,32 @@ func (c daemonCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(descPaused, prometheus.GaugeValue, paused)
 	ch <- prometheus.MustNewConstMetric(descOpen, prometheus.GaugeValue, float64(s.OpenShardSamples))
+	if j := s.Jobs; j != nil {
+		gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+			ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+		}
+		counter := func(d *prometheus.Desc, v float64, labels ...string) {
+			ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
+		}
+		gauge(descJobs, float64(j.Pending), "pending")
+		gauge(descJobs, float64(j.InHand), "in_hand")
+		gauge(descRedelivered, float64(j.Redelivered))
+		counter(descRedeliveries, float64(j.Redeliveries))
+		counter(descJobsFailed, float64(j.FailedAll))
+		counter(descResults, float64(j.Committed), "committed")
+		counter(descResults, float64(j.Dropped), "dropped")
+		alive, lost := 0, 0
+		for _, w := range j.Workers {
+			if w.Lost {
+				lost++
+			} else {
+				alive++
+			}
+			gauge(descWorkerRate, w.ClipsPerMinute, w.Name, w.Host, w.Device)
+			gauge(descWorkerJobs, float64(len(w.Jobs)), w.Name, w.Host, w.Device)
+			gauge(descWorkerBeat, w.Silent, w.Name, w.Host, w.Device)
+		}
+		gauge(descWorkers, float64(alive), "alive")
+		gauge(descWorkers, float64(lost), "lost")
+	}
 }

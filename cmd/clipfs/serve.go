@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -38,6 +39,9 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	allowOther := flags.Bool("allow-other", false, "let users other than the one who mounts read the tree (a non-root mount needs user_allow_other in /etc/fuse.conf)")
 	verbose := flags.Bool("verbose", false, "log every clip")
 	cf := addCacheFlags(flags, "the user's cache folder, clipfs/db/SERVER/BUCKET/PREFIX")
+	nf := addNATSFlags(flags, true)
+	ef := addEmbeddedFlags(flags)
+	localWorkers := flags.Int("local-workers", runtime.NumCPU(), "with --nats or --nats-listen: ffmpeg slots of the worker inside serve (0: serve curates nothing itself, the workers do all)")
 	pos, err := parse(flags, args)
 	if err != nil {
 		return err
@@ -47,6 +51,20 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	if isBucketInput(co.cfg.Input) {
 		return usageError{fmt.Sprintf("serve --input takes a folder to watch, not %s: curate a bucket with `clipfs curate --input %s --db DIR` (run it again to pick up new or replaced videos)", co.cfg.Input, co.cfg.Input)}
+	}
+	if nf.url != "" && ef.listen != "" {
+		return usageError{"give --nats URL (a NATS server that runs already) or --nats-listen HOST:PORT (one inside serve), not both"}
+	}
+	workersMode := nf.url != "" || ef.listen != ""
+	if !workersMode && flagSet(flags, "local-workers") {
+		return usageError{"--local-workers needs --nats or --nats-listen"}
+	}
+	if *localWorkers < 0 {
+		return usageError{"--local-workers must be 0 or more"}
+	}
+	q, err := nf.queueConfig()
+	if err != nil {
+		return err
 	}
 	if *rescan == 0 {
 		*rescan = -1
@@ -107,8 +125,22 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	d, err := daemon.New(daemon.Config{Curator: cur, DB: db.DB, Watch: *watchInput, Settle: *settle, OpenWrite: *openWrite,
-		Rescan: *rescan, Videos: *videos, SealAfter: *sealAfter, StopGrace: *stopGrace, Log: log})
+	var crew *workforce
+	if workersMode {
+		crew, err = startWorkforce(ctx, workforceConfig{dbDir: dbDir, db: db.DB, nats: nf, embedded: ef, queue: q, cur: cur, cfg: cfg,
+			recipe: curate.RecipeOf(cfg, co.models.options(), co.captions.recipe()), models: co.models.options(),
+			localWorkers: *localWorkers, tools: co.tools, stopGrace: *stopGrace, log: log})
+		if err != nil {
+			return err
+		}
+		defer crew.close()
+	}
+	dcfg := daemon.Config{Curator: cur, DB: db.DB, Watch: *watchInput, Settle: *settle, OpenWrite: *openWrite,
+		Rescan: *rescan, Videos: *videos, SealAfter: *sealAfter, StopGrace: *stopGrace, Log: log}
+	if crew != nil {
+		dcfg.Dispatch = crew.dispatcher
+	}
+	d, err := daemon.New(dcfg)
 	if err != nil {
 		return err
 	}
@@ -129,6 +161,10 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	defer removeServing(dbDir)
 	fmt.Fprintf(stderr, "clipfs: serving %s at %s, curating %s; control API at %s; stop with SIGTERM or Ctrl-C\n",
 		dbDir, srv.Mountpoint, cur.Input(), *listen)
+	if crew != nil {
+		fmt.Fprintf(stderr, "clipfs: handing videos to workers on %s (queue %s); start more with: clipfs worker --nats %s\n",
+			crew.url, q.JobsStream(), crew.url)
+	}
 
 	unmounted := make(chan struct{})
 	go func() { srv.Wait(); close(unmounted) }()
@@ -168,7 +204,13 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	// A database in object storage publishes its index within 5 s
 	// of a commit (publishInterval), for mounts elsewhere; once more at the end.
 	go db.publishEvery(work, publishInterval, log.Warn)
+	if crew != nil {
+		crew.run(work)
+	}
 	runErr := d.Run(work)
+	if crew != nil {
+		crew.stop() // the worker inside gives back or finishes its jobs; their results are committed
+	}
 	if err := db.publish(context.WithoutCancel(ctx)); err != nil {
 		log.Warn(err.Error())
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/clipfs/clipfs/curate"
 	"github.com/clipfs/clipfs/curate/fault"
+	"github.com/clipfs/clipfs/curate/jobs"
 	"github.com/clipfs/clipfs/curate/watch"
 	"github.com/clipfs/clipfs/index"
 )
@@ -40,6 +41,19 @@ type Config struct {
 	StopGrace time.Duration
 	// Log receives the daemon's events (Info) and failures (Warn); nil is silent.
 	Log *slog.Logger
+	// Dispatch, if set, curates each video instead of Curator: the workers
+	// on the JetStream queue do the work (curate/dispatch). Curator still
+	// names the videos and publishes.
+	Dispatch Dispatcher
+}
+
+// Dispatcher hands a video to workers elsewhere and waits for its end, as
+// curate.Curator.Video curates it here: an *fault.EnvError leaves it
+// unfinished (retried with backoff), another error is the video's failure.
+type Dispatcher interface {
+	Video(ctx context.Context, sv curate.SourceVideo) (curate.Outcome, error)
+	// Status is the queue and the workers, for Status.
+	Status(ctx context.Context) jobs.Status
 }
 
 // Daemon is the curation service. Its methods are safe for concurrent use.
@@ -135,6 +149,8 @@ type Status struct {
 	// with backoff; DiskFull says why taking videos is paused, if it is.
 	Waiting  []Waiting `json:"waiting"`
 	DiskFull string    `json:"disk_full,omitempty"`
+	// Jobs is the queue and the workers, when the workers curate (Dispatch).
+	Jobs *jobs.Status `json:"jobs,omitempty"`
 }
 
 type sample struct {
@@ -156,6 +172,9 @@ func New(cfg Config) (*Daemon, error) {
 	}
 	if cfg.Videos <= 0 {
 		cfg.Videos = cfg.Curator.Workers()
+		if cfg.Dispatch != nil {
+			cfg.Videos = DispatchVideos
+		}
 	}
 	if cfg.StopGrace <= 0 {
 		cfg.StopGrace = 10 * time.Second
@@ -175,6 +194,10 @@ func New(cfg Config) (*Daemon, error) {
 	}
 	return d, nil
 }
+
+// DispatchVideos is the default number of videos handed to the workers at
+// once: jobs queued or in hand.
+const DispatchVideos = 512
 
 // isVideo matches the files curation takes, leaving out hidden files
 // (temporary names of copy tools such as rsync's .name.XXXXXX).
@@ -275,7 +298,9 @@ func (d *Daemon) startNext(ctx context.Context, workers *sync.WaitGroup) bool {
 func (d *Daemon) curate(ctx context.Context, p string) {
 	sv, err := d.cur.Source(p)
 	var out curate.Outcome
-	if err == nil {
+	if err == nil && d.cfg.Dispatch != nil {
+		out, err = d.cfg.Dispatch.Video(ctx, sv)
+	} else if err == nil {
 		out, err = d.cur.Video(ctx, sv)
 	} else {
 		d.log.Warn(err.Error())
@@ -541,6 +566,11 @@ func (d *Daemon) Submit(paths []string) ([]string, []error) {
 
 // Status is a snapshot of the daemon's state.
 func (d *Daemon) Status() Status {
+	var js *jobs.Status
+	if d.cfg.Dispatch != nil {
+		st := d.cfg.Dispatch.Status(context.Background())
+		js = &st
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	now := time.Now()
@@ -584,5 +614,6 @@ func (d *Daemon) Status() Status {
 	if h, err := d.cfg.DB.OpenShardHeader(); err == nil {
 		s.OpenShardSamples = h.Samples
 	}
+	s.Jobs = js
 	return s
 }
