@@ -215,6 +215,9 @@ func (w *Worker) send(ctx context.Context, msg jetstream.Msg, job jobs.Job, res 
 	if err := w.publish(ctx, job, res); err != nil {
 		return err
 	}
+	if res.Kind == jobs.KindChunk {
+		crashAt("after-chunk")
+	}
 	t := time.NewTimer(w.cfg.ConfirmWait)
 	defer t.Stop()
 	tick := time.NewTicker(max(w.q.AckWait/4, 200*time.Millisecond))

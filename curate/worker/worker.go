@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -272,6 +273,7 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 			msg.NakWithDelay(5 * time.Second)
 			return
 		}
+		crashAt("before-ack")
 		if err := msg.DoubleAck(ctx); err != nil {
 			log.Warn("ack: " + err.Error())
 		}
@@ -390,4 +392,17 @@ func (w *Worker) beat() {
 	slices.Sort(hb.Jobs)
 	b, _ := json.Marshal(hb)
 	w.cfg.Conn.Publish(w.q.HeartbeatSubject(), b)
+}
+
+// CrashEnv names the fault-injection point at which a worker kills itself
+// with SIGKILL, for the tests of redelivery: "before-ack" (the owner has
+// confirmed the job's last result, the job is not acked) or "after-chunk"
+// (a chunk's result is in the results stream, not yet confirmed).
+const CrashEnv = "CLIPFS_WORKER_CRASH"
+
+func crashAt(point string) {
+	if os.Getenv(CrashEnv) == point {
+		syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		select {} // the signal is on its way
+	}
 }
