@@ -256,7 +256,9 @@ type captureSink struct {
 	results []*curate.ChunkResult
 }
 
-func (s *captureSink) Video(string) (index.VideoRecord, error) { return index.VideoRecord{}, index.ErrNotFound }
+func (s *captureSink) Video(string) (index.VideoRecord, error) {
+	return index.VideoRecord{}, index.ErrNotFound
+}
 func (s *captureSink) Stage(ext string) string {
 	f, _ := os.CreateTemp(s.scratch, "*"+ext)
 	f.Close()
