@@ -55,9 +55,11 @@ type Dispatcher struct {
 	ended    map[string]ending  // source -> a job's end no Video call was waiting for
 	attempts map[string]int     // source -> jobs published for it by this process
 	reasons  map[string]string  // source -> last input failure a worker reported
-	beats    map[string]jobs.Heartbeat
-	failed   []jobs.FailedJob
-	status   jobs.Status
+	// committed is what the committed chunks of each video hold, until its job is done.
+	committed map[string]curate.Outcome
+	beats     map[string]jobs.Heartbeat
+	failed    []jobs.FailedJob
+	status    jobs.Status
 }
 
 // ending is how a job ended.
@@ -102,7 +104,7 @@ func New(ctx context.Context, cfg Config) (*Dispatcher, error) {
 		return nil, fmt.Errorf("nats %s: %w", cfg.Conn.ConnectedUrlRedacted(), err)
 	}
 	d := &Dispatcher{cfg: cfg, q: q, js: js, stream: stream, workers: workers, owner: owner, log: cfg.Log,
-		waiting: map[string]*waiter{}, ended: map[string]ending{}, attempts: map[string]int{}, reasons: map[string]string{},
+		waiting: map[string]*waiter{}, ended: map[string]ending{}, attempts: map[string]int{}, reasons: map[string]string{}, committed: map[string]curate.Outcome{},
 		beats: map[string]jobs.Heartbeat{}}
 	for _, s := range []struct {
 		subject string

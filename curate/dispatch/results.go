@@ -44,6 +44,7 @@ func (d *Dispatcher) result(m jetstream.Msg) {
 		case committed:
 			c.Committed = true
 			d.count(func(s *jobs.Status) { s.Committed++ })
+			d.tally(res.Source, res.Chunk)
 		default:
 			d.count(func(s *jobs.Status) { s.Dropped++ })
 			d.log.Info(fmt.Sprintf("%s: a result from %s was committed before; dropped", res.Source, res.Worker))
@@ -54,10 +55,12 @@ func (d *Dispatcher) result(m jetstream.Msg) {
 			c.Error = "the index does not hold every chunk of the video yet"
 			break
 		}
-		out := curate.Outcome{}
-		if res.Outcome != nil {
-			out = *res.Outcome
-		}
+		// The outcome is what was committed for the job, whichever worker
+		// sent it: a redelivered job finds its chunks committed.
+		d.mu.Lock()
+		out := d.committed[res.Source]
+		delete(d.committed, res.Source)
+		d.mu.Unlock()
 		if res.Delivered > 1 {
 			d.count(func(s *jobs.Status) { s.Redeliveries++ })
 		}
@@ -171,6 +174,21 @@ func (d *Dispatcher) exhausted(m *nats.Msg) {
 	why := fmt.Sprintf("no worker finished it in %d deliveries (each died, was stopped or went silent)", adv.Deliveries)
 	d.log.Warn(job.Source + ": " + why)
 	d.end(job.Source, ending{kind: jobs.KindUnfinished, reason: why, fp: job.Fingerprint})
+}
+
+// tally adds a committed chunk to its video's outcome.
+func (d *Dispatcher) tally(source string, res *curate.ChunkResult) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := d.committed[source]
+	for _, c := range res.Clips {
+		out.Clips++
+		out.Seconds += c.Span[1] - c.Span[0]
+		if c.Stored() {
+			out.Bytes += c.Media.NumBytes
+		}
+	}
+	d.committed[source] = out
 }
 
 func (d *Dispatcher) count(fn func(*jobs.Status)) {

@@ -46,10 +46,12 @@ func (w *Worker) curatorFor(ctx context.Context, job jobs.Job) (*curatorEntry, e
 	}
 	scratch := w.cfg.Scratch
 	if dir, ok := strings.CutPrefix(job.Store, "file://"); ok {
-		// Stage beside a blobs folder: putting a file is then a rename. The
-		// owner's tmp/ is its database's, emptied when it opens.
-		scratch = filepath.Join(filepath.Dir(dir), "tmp", "worker-"+jobsToken(w.cfg.Name))
-		if err := os.MkdirAll(scratch, 0o755); err != nil {
+		// Stage beside a blobs folder, so that putting a file is a rename:
+		// in DB/workers/NAME, which the worker empties when it starts (not
+		// the owner's tmp/, which the owner empties when it opens, under
+		// the feet of a worker that outlives a restart of serve).
+		scratch = filepath.Join(filepath.Dir(dir), "workers", jobsToken(w.cfg.Name))
+		if err := emptyFolder(scratch); err != nil {
 			return nil, err
 		}
 	}
@@ -282,6 +284,24 @@ func jobsToken(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// emptyFolder makes dir an empty folder: what a killed worker of the same
+// name left there is removed.
+func emptyFolder(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func runtimeCores() int { return runtime.NumCPU() }

@@ -134,7 +134,7 @@ func (w *Worker) Name() string { return w.cfg.Name }
 // StopGrace, gives back the rest (they are redelivered at once) and
 // returns nil. It fails only when the queue cannot be used at all.
 func (w *Worker) Run(ctx context.Context) error {
-	if err := os.MkdirAll(w.cfg.Scratch, 0o755); err != nil {
+	if err := emptyFolder(w.cfg.Scratch); err != nil {
 		return fmt.Errorf("worker scratch folder: %w", err)
 	}
 	w.inbox = w.cfg.Conn.NewRespInbox()
