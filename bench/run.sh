@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/run.sh [ls] [read] [curate] [shard] [s3] [scene] [motion] [vit] [serve]
+# bench/run.sh [ls] [read] [curate] [shard] [s3] [scene] [motion] [vit] [serve] [workers]
 #
 # Benchmarks clipfs against a baseline measured in the same run, and prints
 # the medians of RUNS runs of each, their ratio and a verdict per benchmark:
@@ -67,6 +67,18 @@
 #           new videos (--workers 1), vs the same ls on the idle mount:
 #           warm (listing cached, target <= 2x) and cold (fresh mount,
 #           caches dropped, reported).
+#   workers curation through the NATS JetStream queue: clipfs serve
+#           --nats-listen --local-workers 0 (the index owner, curating
+#           nothing itself) and 1 or 2 `clipfs worker --workers 1`
+#           processes, from their start to every video of
+#           test/make-samples.sh curated (status polled every 0.1 s), vs
+#           `clipfs curate --workers 1` and `--workers 2` of the same videos
+#           (target <= 1.10x: what the queue, the uploads and the shipped
+#           results add); 2 workers vs 1, reported (2 cores: expect
+#           little); and a 1 s video submitted to a warm serve with one
+#           worker: the owner's publish-to-done seconds vs the worker's own
+#           seconds curating it (status's last_job_seconds and the
+#           overhead), reported.
 #
 # With no argument all of them run. Needs root (mount, drop_caches), ffmpeg and
 # Go. Environment: RUNS (5), BENCH_DIR (/tmp; scratch goes in a fresh folder
@@ -104,9 +116,9 @@ die() { echo "bench: $*" >&2; exit 1; }
 say() { echo "bench: $*" >&2; }
 
 benches=("$@")
-[[ ${#benches[@]} -gt 0 ]] || benches=(ls read curate shard s3 scene motion vit serve)
+[[ ${#benches[@]} -gt 0 ]] || benches=(ls read curate shard s3 scene motion vit serve workers)
 for b in "${benches[@]}"; do
-	case $b in ls | read | curate | shard | s3 | scene | motion | vit | serve) ;; *) die "unknown benchmark '$b' (ls, read, curate, shard, s3, scene, motion, vit, serve)" ;; esac
+	case $b in ls | read | curate | shard | s3 | scene | motion | vit | serve | workers) ;; *) die "unknown benchmark '$b' (ls, read, curate, shard, s3, scene, motion, vit, serve, workers)" ;; esac
 done
 [[ $EUID -eq 0 ]] || die "run as root (FUSE and tmpfs mounts, drop_caches)"
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive number"
@@ -120,6 +132,7 @@ WORK=$(mktemp -d "${BENCH_DIR:-/tmp}/clipfs-bench.XXXXXX")
 MOUNTS=()   # everything this script mounted, unmounted at exit
 CHILD=""    # the timed command in flight
 MOUNT_PID=""
+WORKER_PIDS=() # clipfs worker processes of the workers benchmark
 
 # kill_tree PID: ends PID and the processes it started, children first.
 kill_tree() {
@@ -137,6 +150,8 @@ cleanup() {
 	for m in "${MOUNTS[@]}"; do
 		mountpoint -q "$m" 2>/dev/null && { umount "$m" 2>/dev/null || umount -l "$m"; }
 	done
+	local p
+	for p in "${WORKER_PIDS[@]}"; do kill "$p" 2>/dev/null; done
 	[[ -n $MOUNT_PID ]] && { kill "$MOUNT_PID" 2>/dev/null; wait "$MOUNT_PID" 2>/dev/null; }
 	declare -F stop_weed >/dev/null && stop_weed
 	wait 2>/dev/null
@@ -212,6 +227,7 @@ progress() {
 	for ent in "${ROWS[@]}"; do
 		IFS='|' read -r b id label unit target <<<"$ent"
 		[[ $b == "$1" ]] || continue
+		[[ -s $WORK/res/$b.$id.clipfs ]] || continue # a row this run has not reached
 		line+="  $id $(tail -n 1 "$WORK/res/$b.$id.clipfs")/$(tail -n 1 "$WORK/res/$b.$id.base")"
 	done
 	say "$1: run $2/$RUNS (clipfs/baseline):$line"
@@ -346,6 +362,124 @@ bench_serve() {
 		MOUNT_PID=""
 		progress serve "$r"
 	done
+}
+
+# ---- workers: curation through the JetStream queue vs a local curate ----
+# status_field SOCK KEY: the number after "KEY": in the status of the
+# serve whose control socket is SOCK (curl: see workers_done).
+status_field() {
+	curl -sf --unix-socket "$1" http://clipfs/v1/status 2>>"$LOG" | awk -v k="\"$2\":" '$1 == k { v = $2; sub(/,$/, "", v); print v; exit }'
+}
+
+# workers_done SOCK N: whether the serve whose control socket is SOCK has
+# handled N videos and is idle. It asks with curl, which costs a tenth of
+# the CPU time of a clipfs status (polled ten times a second on 2 cores,
+# that would be charged to the workers).
+workers_done() {
+	local js
+	js=$(curl -sf --unix-socket "$1" http://clipfs/v1/status 2>>"$LOG") || return 1
+	awk -v n="$2" 'match($0, /"(curated|up_to_date|failed)": *[0-9]+/) { v = substr($0, RSTART, RLENGTH); sub(/.*:/, "", v); c += v }
+		/"idle": *true/ { idle = 1 } END { exit !(idle && c >= n) }' <<<"$js"
+}
+
+# start_workers N URL: starts N clipfs worker processes (--workers 1).
+start_workers() {
+	local i
+	for ((i = 1; i <= $1; i++)); do
+		"$BIN" worker --nats "$2" --workers 1 --name "w$i" --scratch "$WORK/workers/scratch$i" ${WORKER_FLAGS:-} 2>>"$LOG" &
+		WORKER_PIDS+=($!)
+	done
+}
+
+stop_workers() {
+	local p
+	for p in "${WORKER_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+	for p in "${WORKER_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+	WORKER_PIDS=()
+}
+
+stop_serve() {
+	kill -TERM "$MOUNT_PID"
+	wait "$MOUNT_PID" || fail "clipfs serve exited with status $? on SIGTERM"
+	MOUNT_PID=""
+}
+
+bench_workers() {
+	local d=$WORK/workers r n port=127.0.0.1:$((20000 + RANDOM % 20000))
+	mkdir -p "$d"
+	say "workers: making sample videos"
+	bash test/make-samples.sh "$d/videos" >>"$LOG" 2>&1 || fail "make-samples.sh failed"
+	ffmpeg -v error -f lavfi -i testsrc2=size=640x360:rate=25 -t 1 -c:v libx264 -preset veryfast -pix_fmt yuv420p "$d/one.mp4" 2>>"$LOG" ||
+		fail "making the 1 s video failed"
+	local videos
+	videos=$(find "$d/videos" -type f | wc -l)
+	row workers w1 "1 worker vs curate --workers 1, $videos videos" s le:1.10
+	row workers w2 "2 workers vs curate --workers 2" s le:1.10
+	row workers scale "2 workers vs 1 worker" s -
+	row workers job "1 s video: publish to done vs curating" s -
+	# workers_run N: serve and N workers from start to all curated; T.
+	workers_run() {
+		rm -rf "$d/db" "$d/mnt"
+		serve "$d/mnt" "clipfs serve" "$BIN" serve --input "$d/videos" --db "$d/db" --mount "$d/mnt" --watch=false \
+			--nats-listen "$port" --local-workers 0 --listen "unix:$d/sock"
+		local s=$EPOCHREALTIME i
+		start_workers "$1" "nats://$port"
+		for ((i = 0; i < 6000; i++)); do
+			workers_done "$d/sock" "$videos" && break
+			sleep 0.1
+		done
+		local e=$EPOCHREALTIME
+		workers_done "$d/sock" "$videos" || fail "serve with $1 workers did not finish in 10 minutes"
+		T=$(awk -v s="$s" -v e="$e" 'BEGIN { printf "%.4f", e - s }')
+		stop_workers
+		stop_serve
+	}
+	local t1 t2
+	for ((r = 1; r <= RUNS; r++)); do
+		for n in 1 2; do
+			# Alternate which goes first, so that drift favours neither.
+			if ((r % 2 == 1)); then workers_run $n; sample workers w$n "$T" clipfs; fi
+			[[ $n -eq 1 ]] && t1=$T || t2=$T
+			rm -rf "$d/local"
+			timed "$BIN" curate --input "$d/videos" --db "$d/local" --workers $n
+			sample workers w$n "$T" base
+			if ((r % 2 == 0)); then
+				workers_run $n
+				sample workers w$n "$T" clipfs
+				[[ $n -eq 1 ]] && t1=$T || t2=$T
+			fi
+		done
+		sample workers scale "$t2" clipfs
+		sample workers scale "$t1" base
+		progress workers "$r"
+	done
+
+	say "workers: per-job overhead, $RUNS 1 s videos submitted to a warm serve with one worker"
+	rm -rf "$d/db" "$d/mnt" "$d/in"
+	mkdir -p "$d/in"
+	# 1 s clips, so that the 1 s video makes one: its job uploads and commits.
+	serve "$d/mnt" "clipfs serve" "$BIN" serve --input "$d/in" --db "$d/db" --mount "$d/mnt" --watch=false \
+		--nats-listen "$port" --local-workers 0 --listen "unix:$d/sock" \
+		--fixed-stride-split-duration 1 --fixed-stride-min-clip-length-s 0.5
+	start_workers 1 "nats://$port"
+	local i lat over
+	for ((r = 1; r <= RUNS; r++)); do
+		cp "$d/one.mp4" "$d/in/one$r.mp4"
+		"$BIN" submit --db "$d/db" "$d/in/one$r.mp4" 2>>"$LOG" || fail "clipfs submit failed"
+		for ((i = 0; i < 3000; i++)); do
+			[[ $(status_field "$d/sock" jobs_finished) -ge $r ]] && break
+			sleep 0.02
+		done
+		lat=$(status_field "$d/sock" last_job_seconds)
+		over=$(status_field "$d/sock" last_job_overhead_seconds)
+		[[ -n $lat && -n $over ]] || fail "status --json has no job latency"
+		sample workers job "$lat" clipfs
+		sample workers job "$(awk -v l="$lat" -v o="$over" 'BEGIN { printf "%.4f", l - o }')" base
+		progress workers "$r"
+	done
+	stop_workers
+	stop_serve
+	NOTES+=("workers: serve --nats-listen --local-workers 0 on a folder database (blobs put by rename), workers on this machine; the timed span starts once serve has mounted and includes the workers' start and connection; job: the owner's publish-to-done (last_job_seconds) vs the worker's own curation of the 1 s video")
 }
 
 # ---- read: clips through the mount vs the blob files ----
@@ -835,6 +969,7 @@ report() {
 	vit) what="reported" ;;
 	motion) what="reported" ;;
 	serve) what="ls -l while curating <= 2x the idle warm ls; latency reported" ;;
+	workers) what="<= 1.10x a local curate with the same ffmpeg slots; scaling and per-job overhead reported" ;;
 	esac
 	if [[ ${#misses[@]} -eq 0 ]]; then
 		VERDICTS+=("verdict $bench: meets target ($what) on $n/$n figures")

@@ -135,6 +135,10 @@ func printJobs(w io.Writer, j *jobs.Status) {
 	if j.Error != "" {
 		fmt.Fprintf(w, "  queue    cannot be read: %s\n", j.Error)
 	}
+	if j.Finished > 0 {
+		fmt.Fprintf(w, "  jobs     %d finished; the last took %.2f s from publish to done, %.3f s of it not curating (mean %.3f s)\n",
+			j.Finished, j.LastLatency, j.LastOverhead, j.MeanOverhead)
+	}
 	if len(j.Workers) == 0 {
 		fmt.Fprintf(w, "  workers  none heard from (start one: clipfs worker --nats URL)\n")
 	}

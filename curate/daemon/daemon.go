@@ -51,7 +51,9 @@ type Config struct {
 // curate.Curator.Video curates it here: an *fault.EnvError leaves it
 // unfinished (retried with backoff), another error is the video's failure.
 type Dispatcher interface {
-	Video(ctx context.Context, sv curate.SourceVideo) (curate.Outcome, error)
+	// Video calls queued once the job is on the queue (or it returned
+	// early), so that the daemon queues jobs in its own order.
+	Video(ctx context.Context, sv curate.SourceVideo, queued func()) (curate.Outcome, error)
 	// Status is the queue and the workers, for Status.
 	Status(ctx context.Context) jobs.Status
 }
@@ -68,6 +70,7 @@ type Daemon struct {
 
 	mu       sync.Mutex
 	queue    []string             // paths waiting, in order
+	sizes    map[string]int64     // with Dispatch: the queued files' sizes, largest first
 	queued   map[string]bool      // paths in queue
 	inflight map[string]time.Time // paths being curated, since
 	again    map[string]bool      // reported again while in flight
@@ -183,7 +186,7 @@ func New(cfg Config) (*Daemon, error) {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	d := &Daemon{cfg: cfg, cur: cfg.Curator, log: cfg.Log, started: time.Now(), wake: make(chan struct{}, 1), abandon: make(chan struct{}),
-		queued: map[string]bool{}, inflight: map[string]time.Time{}, again: map[string]bool{}, waiting: map[string]*Waiting{}}
+		queued: map[string]bool{}, sizes: map[string]int64{}, inflight: map[string]time.Time{}, again: map[string]bool{}, waiting: map[string]*Waiting{}}
 	if cfg.Watch {
 		w, err := watch.New(cfg.Curator.Input(), watch.Options{Settle: cfg.Settle, OpenWrite: cfg.OpenWrite,
 			Rescan: cfg.Rescan, Match: isVideo, Log: cfg.Log})
@@ -233,7 +236,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	var runErr error
 loop:
 	for {
-		for d.startNext(work, &workers) {
+		for d.startNext(ctx, work, &workers) {
 		}
 		select {
 		case <-ctx.Done():
@@ -279,8 +282,9 @@ loop:
 }
 
 // startNext starts the next queued video if a slot is free and the daemon
-// is neither paused nor stopping; it reports whether it started one.
-func (d *Daemon) startNext(ctx context.Context, workers *sync.WaitGroup) bool {
+// is neither paused nor stopping; it reports whether it started one. run
+// is Run's context, ctx the one the videos are curated under.
+func (d *Daemon) startNext(run, ctx context.Context, workers *sync.WaitGroup) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.paused || d.diskFull != "" || d.stopping || len(d.queue) == 0 || len(d.inflight) >= d.cfg.Videos {
@@ -289,17 +293,34 @@ func (d *Daemon) startNext(ctx context.Context, workers *sync.WaitGroup) bool {
 	p := d.queue[0]
 	d.queue = d.queue[1:]
 	delete(d.queued, p)
+	delete(d.sizes, p)
 	d.inflight[p] = time.Now()
-	workers.Go(func() { d.curate(ctx, p) })
+	if d.cfg.Dispatch == nil {
+		workers.Go(func() { d.curate(ctx, p, nil) })
+		return true
+	}
+	// Jobs go on the queue one by one, in the daemon's order (largest
+	// first), since workers take them in the order they were queued.
+	queued := make(chan struct{})
+	workers.Go(func() { d.curate(ctx, p, sync.OnceFunc(func() { close(queued) })) })
+	d.mu.Unlock()
+	select {
+	case <-queued:
+	case <-run.Done(): // stopping: no need to keep the order
+	}
+	d.mu.Lock()
 	return true
 }
 
 // curate runs one video and books its outcome.
-func (d *Daemon) curate(ctx context.Context, p string) {
+func (d *Daemon) curate(ctx context.Context, p string, queued func()) {
+	if queued != nil {
+		defer queued()
+	}
 	sv, err := d.cur.Source(p)
 	var out curate.Outcome
 	if err == nil && d.cfg.Dispatch != nil {
-		out, err = d.cfg.Dispatch.Video(ctx, sv)
+		out, err = d.cfg.Dispatch.Video(ctx, sv, queued)
 	} else if err == nil {
 		out, err = d.cur.Video(ctx, sv)
 	} else {
@@ -360,7 +381,25 @@ func (d *Daemon) enqueue(p string) {
 		return
 	}
 	d.queued[p] = true
-	d.queue = append(d.queue, p)
+	if d.cfg.Dispatch == nil {
+		d.queue = append(d.queue, p)
+		d.poke()
+		return
+	}
+	// Largest first: a worker takes one video at a time, so a long video
+	// taken last would leave the others idle while it runs.
+	var size int64
+	if st, err := os.Stat(p); err == nil {
+		size = st.Size()
+	}
+	d.sizes[p] = size
+	i, _ := slices.BinarySearchFunc(d.queue, size, func(q string, size int64) int {
+		if d.sizes[q] >= size {
+			return -1
+		}
+		return 1
+	})
+	d.queue = slices.Insert(d.queue, i, p)
 	d.poke()
 }
 

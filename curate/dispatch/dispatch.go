@@ -64,15 +64,17 @@ type Dispatcher struct {
 
 // ending is how a job ended.
 type ending struct {
-	kind    string // jobs.KindDone, KindFailed or KindUnfinished
+	kind    string  // jobs.KindDone, KindFailed or KindUnfinished
+	took    float64 // KindDone: the worker's seconds
 	outcome curate.Outcome
 	reason  string
 	fp      string
 }
 
 type waiter struct {
-	fp string
-	ch chan ending
+	fp        string
+	ch        chan ending
+	published time.Time
 }
 
 // keepFailed is how many failed jobs status lists.
@@ -189,7 +191,14 @@ func (d *Dispatcher) take() {
 // every delivery (an error), or the environment left it unfinished (an
 // *fault.EnvError, which the daemon retries). Cancelling ctx stops the
 // wait; the job stays queued, and the restarted owner waits for it again.
-func (d *Dispatcher) Video(ctx context.Context, sv curate.SourceVideo) (curate.Outcome, error) {
+//
+// queued, if set, is called once the job is on the queue (or Video
+// returns without queuing one).
+func (d *Dispatcher) Video(ctx context.Context, sv curate.SourceVideo, queued func()) (curate.Outcome, error) {
+	if queued == nil {
+		queued = func() {}
+	}
+	defer queued()
 	cur := d.cfg.Curator
 	fp, err := cur.Fingerprint(ctx, sv)
 	if err != nil {
@@ -198,7 +207,7 @@ func (d *Dispatcher) Video(ctx context.Context, sv curate.SourceVideo) (curate.O
 	if cur.UpToDate(sv, fp) {
 		return curate.Outcome{UpToDate: true}, nil
 	}
-	w := &waiter{fp: fp, ch: make(chan ending, 1)}
+	w := &waiter{fp: fp, ch: make(chan ending, 1), published: time.Now()}
 	d.mu.Lock()
 	d.waiting[sv.Path] = w
 	n := d.attempts[sv.Path]
@@ -235,6 +244,7 @@ func (d *Dispatcher) Video(ctx context.Context, sv curate.SourceVideo) (curate.O
 		}
 		return curate.Outcome{}, &fault.EnvError{Path: sv.Path, Cause: "queue: " + err.Error(), Err: err}
 	}
+	queued()
 	if ack.Duplicate {
 		d.log.Debug("job already queued", "video", sv.Path)
 	} else {
@@ -275,6 +285,9 @@ func (d *Dispatcher) end(source string, e ending) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if w := d.waiting[source]; w != nil && (w.fp == e.fp || e.fp == "") {
+		if e.kind == jobs.KindDone {
+			d.status.AddJob(time.Since(w.published).Seconds(), e.took)
+		}
 		select {
 		case w.ch <- e:
 		default:

@@ -143,7 +143,7 @@ func (r *rig) videos(rels ...string) ([]curate.Outcome, []error) {
 		wg.Go(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 			defer cancel()
-			outs[i], errs[i] = r.d.Video(ctx, sv)
+			outs[i], errs[i] = r.d.Video(ctx, sv, nil)
 		})
 	}
 	wg.Wait()
@@ -239,7 +239,7 @@ func TestWorkersCurateAsLocally(t *testing.T) {
 		t.Errorf("status names workers %q, want w1 and w2", names)
 	}
 	for _, sv := range []string{"a.mp4", "c.mp4"} { // up to date now: nothing queued
-		out, err := r.d.Video(context.Background(), r.source(sv))
+		out, err := r.d.Video(context.Background(), r.source(sv), nil)
 		if err != nil || !out.UpToDate {
 			t.Errorf("%s again: %+v %v, want up to date", sv, out, err)
 		}
@@ -398,7 +398,7 @@ func TestJobFailsOnEveryDelivery(t *testing.T) {
 	if len(st.Failed) != 1 || st.Failed[0].Source != bad || st.Failed[0].Reason != v.Failure || st.FailedAll != 1 {
 		t.Errorf("status failed: %+v", st.Failed)
 	}
-	if out, err := r.d.Video(context.Background(), r.source("bad.mp4")); err != nil || !out.UpToDate {
+	if out, err := r.d.Video(context.Background(), r.source("bad.mp4"), nil); err != nil || !out.UpToDate {
 		t.Errorf("the failed video again: %+v %v, want it left alone until it changes", out, err)
 	}
 }

@@ -64,7 +64,7 @@ func (d *Dispatcher) result(m jetstream.Msg) {
 		if res.Delivered > 1 {
 			d.count(func(s *jobs.Status) { s.Redeliveries++ })
 		}
-		d.end(res.Source, ending{kind: jobs.KindDone, outcome: out, fp: res.Fingerprint})
+		d.end(res.Source, ending{kind: jobs.KindDone, outcome: out, fp: res.Fingerprint, took: res.Took})
 	case jobs.KindFailed:
 		if err := d.recordFailure(ctx, res.Source, res.Rel, res.Fingerprint, res.Reason); err != nil {
 			c.Error = err.Error()

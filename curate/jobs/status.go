@@ -21,6 +21,22 @@ type Status struct {
 	Committed int         `json:"results_committed"`
 	Dropped   int         `json:"results_dropped"` // sent twice: committed once
 	Error     string      `json:"error,omitempty"` // the queue could not be read
+	// Jobs finished since the owner started, and for the last of them and
+	// on average: seconds from publish to done, and what of that was not
+	// the worker curating (the queue, uploads and commits: the overhead).
+	Finished        int     `json:"jobs_finished"`
+	LastLatency     float64 `json:"last_job_seconds"`
+	LastOverhead    float64 `json:"last_job_overhead_seconds"`
+	MeanOverhead    float64 `json:"mean_job_overhead_seconds"`
+	overheadSeconds float64
+}
+
+// AddJob books a finished job's latency and the worker's part of it.
+func (s *Status) AddJob(latency, took float64) {
+	s.Finished++
+	s.LastLatency, s.LastOverhead = latency, latency-took
+	s.overheadSeconds += latency - took
+	s.MeanOverhead = s.overheadSeconds / float64(s.Finished)
 }
 
 // WorkerStatus is one worker as its heartbeats tell.

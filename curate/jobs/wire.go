@@ -62,6 +62,10 @@ type Result struct {
 	// Reason is KindFailed's, KindAttempt's and KindUnfinished's.
 	Reason    string `json:"reason,omitempty"`
 	Delivered int    `json:"delivered,omitempty"` // the delivery it is about
+	// Took is how long the worker spent curating the job (KindDone), in
+	// seconds, without putting blobs and shipping results: the owner's
+	// publish-to-done time less this is what the queue costs.
+	Took float64 `json:"took,omitempty"`
 }
 
 // Confirm is the owner's answer to a Result.

@@ -155,6 +155,8 @@ func (s *sink) Room() error {
 // records to the owner and waits for its confirmation. Any failure is the
 // environment's: the files put so far are left to the owner's sweep.
 func (s *sink) Commit(ctx context.Context, res *curate.ChunkResult) error {
+	t0 := time.Now()
+	defer func() { s.w.shipping(res.Video.Source, time.Since(t0)) }()
 	if err := s.putAll(ctx, res); err != nil {
 		return &fault.EnvError{Path: res.Video.Source, Cause: "store: " + err.Error(), Err: err}
 	}

@@ -68,6 +68,7 @@ type Worker struct {
 	inHand   map[string]jobs.Job // job ID -> job
 	waiters  map[string]chan jobs.Confirm
 	curators map[string]*curatorEntry
+	shipped  map[string]time.Duration // source -> time its job spent shipping results
 	stores   map[string]index.BlobStore
 	clips    int
 	finished int
@@ -124,7 +125,7 @@ func New(cfg Config) (*Worker, error) {
 	}
 	return &Worker{cfg: cfg, q: q, js: js, log: cfg.Log.With("worker", cfg.Name), started: time.Now(), host: host,
 		device: device, inHand: map[string]jobs.Job{}, waiters: map[string]chan jobs.Confirm{},
-		curators: map[string]*curatorEntry{}, stores: map[string]index.BlobStore{}}, nil
+		curators: map[string]*curatorEntry{}, shipped: map[string]time.Duration{}, stores: map[string]index.BlobStore{}}, nil
 }
 
 // Name is the worker's name.
@@ -234,6 +235,7 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 	last := w.maxDeliv > 0 && delivered >= w.maxDeliv
 	w.track(job, true)
 	defer w.track(job, false)
+	defer w.forgetShipping(job.Source)
 
 	// InProgress keeps the job ours while we are alive.
 	beat, stopBeat := context.WithCancel(ctx)
@@ -267,7 +269,7 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 		log.Info("given back unfinished (stopping); committed chunks stay")
 		msg.Nak()
 	case err == nil:
-		res := jobs.Result{Kind: jobs.KindDone, Outcome: &out, Delivered: delivered}
+		res := jobs.Result{Kind: jobs.KindDone, Outcome: &out, Delivered: delivered, Took: (time.Since(t0) - w.shipping(job.Source, 0)).Seconds()}
 		if cerr := w.send(ctx, msg, job, &res); cerr != nil {
 			log.Warn("the owner did not confirm the job: " + cerr.Error() + "; giving it back")
 			msg.NakWithDelay(5 * time.Second)
@@ -336,6 +338,21 @@ func (w *Worker) track(job jobs.Job, in bool) {
 	} else {
 		delete(w.inHand, job.ID)
 	}
+}
+
+// shipping adds d to the time source's job spent putting blobs and
+// shipping results, and returns the sum.
+func (w *Worker) shipping(source string, d time.Duration) time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.shipped[source] += d
+	return w.shipped[source]
+}
+
+func (w *Worker) forgetShipping(source string) {
+	w.mu.Lock()
+	delete(w.shipped, source)
+	w.mu.Unlock()
 }
 
 // jobOf is the job in hand for source (a chunk's result names its video).
