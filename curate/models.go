@@ -87,6 +87,16 @@ type loadedModel struct {
 	m *vit.Model
 }
 
+// Devices names where the loaded models run ("cpu", "cuda:0 NAME"), one
+// per runtime; none when no model is loaded.
+func (l *LoadedModels) Devices() []string {
+	var out []string
+	for _, rt := range l.runtimes {
+		out = append(out, rt.Device())
+	}
+	return out
+}
+
 // Close ends the model queues and frees the runtimes.
 func (l *LoadedModels) Close() {
 	for _, q := range l.queues {

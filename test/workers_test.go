@@ -154,8 +154,20 @@ func fourVideos(t *testing.T) string {
 	return workerVideos.dir
 }
 
-// sameParts compares the parts of two exported trees that the issue
-// names, byte for byte.
+// sameAsSingleMachine curates input with a single-machine clipfs curate
+// and compares its export with db's (sameParts); it returns both exports.
+func sameAsSingleMachine(t *testing.T, input, db, what string) (want, got string) {
+	t.Helper()
+	clean := filepath.Join(t.TempDir(), "clean")
+	mustClipfs(t, 0, "curate", "--input", input, "--db", clean, "--workers", "2")
+	want, got = exportTree(t, clean, "/out"), exportTree(t, db, "/out")
+	sameParts(t, what, want, got)
+	return want, got
+}
+
+// sameParts compares the parts of two exported trees that clips are made
+// of (not shards or index.parquet, whose order is the commits'), byte for
+// byte.
 func sameParts(t *testing.T, what, want, got string) {
 	t.Helper()
 	for _, part := range []string{"clips", "metas", "processed_videos", "processed_clip_chunks"} {
@@ -226,10 +238,7 @@ func TestWorkersEndToEnd(t *testing.T) {
 	survivor.stop(t)
 	s.stop(t)
 
-	clean := filepath.Join(t.TempDir(), "clean")
-	mustClipfs(t, 0, "curate", "--input", input, "--db", clean, "--workers", "2")
-	want, got := exportTree(t, clean, "/out"), exportTree(t, db, "/out")
-	sameParts(t, "workers' tree", want, got)
+	want, _ := sameAsSingleMachine(t, input, db, "workers' tree")
 	chunks := countFiles(t, filepath.Join(want, "processed_clip_chunks"))
 	if js.Committed != chunks {
 		t.Errorf("%d chunk results committed for %d chunks (a chunk committed twice, or one missing)", js.Committed, chunks)
@@ -270,10 +279,7 @@ func TestWorkerCrashesBeforeAck(t *testing.T) {
 			}
 			mustClipfs(t, 0, "seal", "--db", db)
 			s.stop(t)
-			clean := filepath.Join(t.TempDir(), "clean")
-			mustClipfs(t, 0, "curate", "--input", input, "--db", clean, "--workers", "2")
-			want, got := exportTree(t, clean, "/out"), exportTree(t, db, "/out")
-			sameParts(t, "after a crash at "+point, want, got)
+			want, got := sameAsSingleMachine(t, input, db, "after a crash at "+point)
 			if chunks := countFiles(t, filepath.Join(want, "processed_clip_chunks")); js.Committed != chunks {
 				t.Errorf("%d chunk results committed for %d chunks (%d dropped as sent twice)", js.Committed, chunks, js.Dropped)
 			}
@@ -318,10 +324,7 @@ func TestServeKill9WithWorkers(t *testing.T) {
 	mustClipfs(t, 0, "seal", "--db", db)
 	w.stop(t)
 	s.stop(t)
-	clean := filepath.Join(t.TempDir(), "clean")
-	mustClipfs(t, 0, "curate", "--input", input, "--db", clean, "--workers", "2")
-	want, got := exportTree(t, clean, "/out"), exportTree(t, db, "/out")
-	sameParts(t, "after serve was killed twice", want, got)
+	sameAsSingleMachine(t, input, db, "after serve was killed twice")
 	if r := mustClipfs(t, 0, "check", "--db", db, "--read-data"); !strings.Contains(r.stderr, " 0 problems") {
 		t.Errorf("check:\n%s", r.stderr)
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -58,6 +59,9 @@ func (w *Worker) curatorFor(ctx context.Context, job jobs.Job) (*curatorEntry, e
 	cfg, models, err := job.Recipe.Config(job.Input, w.cfg.Local)
 	if err != nil {
 		return nil, err
+	}
+	if devs := models.Devices(); len(devs) > 0 {
+		w.device = strings.Join(slices.Compact(devs), ",") // heartbeats say where the models run
 	}
 	cfg.Log = w.log.With("input", job.Input)
 	cfg.Sink = &sink{w: w, store: store, scratch: scratch, minFree: w.cfg.Local.MinFree}
