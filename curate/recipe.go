@@ -47,18 +47,42 @@ type CaptionRecipe struct {
 	EnhanceModel    string        `json:"enhance_model,omitempty"`
 	EnhancePrompt   string        `json:"enhance_prompt,omitempty"`
 	Timeout         time.Duration `json:"timeout,omitempty"`
-	Retries         int           `json:"retries,omitempty"` // caption.Options: 0 the default, negative none
+	Retries         int           `json:"retries,omitempty"` // of a failed request; 0: none
 	MaxInFlight     int           `json:"max_in_flight,omitempty"`
 	MaxTokens       int           `json:"max_tokens,omitempty"`
 }
 
-// Captioning makes the clients the recipe names, sending apiKey (if any)
-// as their bearer token.
-func (cr *CaptionRecipe) Captioning(apiKey string) (*Captioning, error) {
-	if cr == nil {
-		return nil, nil
+// Validate checks the recipe as its flags name it; every error is a
+// *ConfigError. A nil recipe (no captions) is valid.
+func (cr *CaptionRecipe) Validate() error {
+	switch {
+	case cr == nil:
+		return nil
+	case cr.Endpoint == "":
+		return configErrorf("--caption-model and --enhance-captions-endpoint need --captioning-endpoint")
+	case cr.Model == "":
+		return configErrorf("--captioning-endpoint needs --caption-model NAME")
+	case cr.Frames <= 0 || cr.MaxSide < 16 || cr.Retries < 0 || cr.MaxInFlight <= 0 || cr.MaxTokens <= 0 || cr.Timeout <= 0:
+		return configErrorf("--caption-frames, --caption-max-in-flight, --caption-max-tokens and --caption-timeout must be positive, --caption-max-side at least 16, --caption-retries not negative")
+	case cr.EnhanceEndpoint == "" && cr.EnhanceModel != "":
+		return configErrorf("--enhance-caption-model needs --enhance-captions-endpoint")
+	case cr.EnhanceEndpoint != "" && cr.EnhanceModel == "":
+		return configErrorf("--enhance-captions-endpoint needs --enhance-caption-model NAME")
 	}
-	opts := caption.Options{APIKey: apiKey, Timeout: cr.Timeout, Retries: cr.Retries, MaxInFlight: cr.MaxInFlight, MaxTokens: cr.MaxTokens}
+	return nil
+}
+
+// Captioning checks the recipe (Validate) and makes the clients it names,
+// sending apiKey (if any) as their bearer token.
+func (cr *CaptionRecipe) Captioning(apiKey string) (*Captioning, error) {
+	if err := cr.Validate(); err != nil || cr == nil {
+		return nil, err
+	}
+	retries := cr.Retries
+	if retries == 0 {
+		retries = -1 // caption.Options: 0 is the default, negative none
+	}
+	opts := caption.Options{APIKey: apiKey, Timeout: cr.Timeout, Retries: retries, MaxInFlight: cr.MaxInFlight, MaxTokens: cr.MaxTokens}
 	c, err := caption.New(cr.Endpoint, cr.Model, opts)
 	if err != nil {
 		return nil, configErrorf("--captioning-endpoint: %v", err)

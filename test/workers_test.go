@@ -291,9 +291,10 @@ func TestWorkerCrashesBeforeAck(t *testing.T) {
 }
 
 // TestServeKill9WithWorkers: serve (and with it the embedded NATS server)
-// killed with SIGKILL at random moments while a worker curates, then
-// restarted on the same port: the worker reconnects, no job is lost, and
-// the tree ends as a clean single-machine run's.
+// stopped with SIGTERM, then killed with SIGKILL twice, at random moments
+// while a worker curates, and restarted on the same port each time: the
+// SIGTERM stop is clean, the worker reconnects, no job is lost, and the
+// tree ends as a clean single-machine run's.
 func TestServeKill9WithWorkers(t *testing.T) {
 	videos := fourVideos(t)
 	input, db, mnt := serveDirs(t)
@@ -309,9 +310,13 @@ func TestServeKill9WithWorkers(t *testing.T) {
 	rng := rand.New(rand.NewSource(7))
 	s := serve(t, input, db, mnt, args...)
 	w := startWorker(t, url, "w1", nil)
-	for range 2 {
+	for i := range 3 {
 		time.Sleep(time.Duration(1500+rng.Intn(2500)) * time.Millisecond)
-		s.kill()
+		if i == 0 {
+			s.stop(t) // SIGTERM with a job in hand on the worker: exit 0, unmounted, nothing left
+		} else {
+			s.kill()
+		}
 		if isMounted(mnt) {
 			syscall.Unmount(mnt, syscall.MNT_DETACH)
 		}
@@ -324,7 +329,7 @@ func TestServeKill9WithWorkers(t *testing.T) {
 	mustClipfs(t, 0, "seal", "--db", db)
 	w.stop(t)
 	s.stop(t)
-	sameAsSingleMachine(t, input, db, "after serve was killed twice")
+	sameAsSingleMachine(t, input, db, "after serve was stopped and killed")
 	if r := mustClipfs(t, 0, "check", "--db", db, "--read-data"); !strings.Contains(r.stderr, " 0 problems") {
 		t.Errorf("check:\n%s", r.stderr)
 	}

@@ -38,45 +38,20 @@ func captionFlags(fs *flag.FlagSet) *captionOptions {
 	return o
 }
 
-// captioning builds curate's Captioning from the flags: nil when no
-// endpoint is given. The bearer token comes from $OPENAI_API_KEY.
+// captioning builds curate's Captioning from the flags (curate checks
+// them): nil when no caption flag is given. The bearer token comes from
+// $OPENAI_API_KEY.
 func (o *captionOptions) captioning() (*curate.Captioning, error) {
-	if o.endpoint == "" {
-		if o.enhanceEndpoint != "" || o.model != "" || o.enhanceModel != "" {
-			return nil, usageError{"--caption-model and --enhance-captions-endpoint need --captioning-endpoint"}
-		}
-		return nil, nil
-	}
-	if o.model == "" {
-		return nil, usageError{"--captioning-endpoint needs --caption-model NAME"}
-	}
-	if o.frames <= 0 || o.maxSide < 16 || o.retries < 0 || o.inFlight <= 0 || o.tokens <= 0 || o.timeout <= 0 {
-		return nil, usageError{"--caption-frames, --caption-max-in-flight, --caption-max-tokens and --caption-timeout must be positive, --caption-max-side at least 16, --caption-retries not negative"}
-	}
-	switch {
-	case o.enhanceEndpoint == "" && o.enhanceModel != "":
-		return nil, usageError{"--enhance-caption-model needs --enhance-captions-endpoint"}
-	case o.enhanceEndpoint != "" && o.enhanceModel == "":
-		return nil, usageError{"--enhance-captions-endpoint needs --enhance-caption-model NAME"}
-	}
-	cp, err := o.recipe().Captioning(os.Getenv(apiKeyEnv))
-	if err != nil {
-		return nil, usageError{err.Error()}
-	}
-	return cp, nil
+	return o.recipe().Captioning(os.Getenv(apiKeyEnv))
 }
 
 // recipe is the captioning flags as data, for jobs handed to workers; nil
-// when no endpoint is given.
+// when neither an endpoint nor a model is given.
 func (o *captionOptions) recipe() *curate.CaptionRecipe {
-	if o.endpoint == "" {
+	if o.endpoint == "" && o.enhanceEndpoint == "" && o.model == "" && o.enhanceModel == "" {
 		return nil
-	}
-	retries := o.retries
-	if retries == 0 {
-		retries = -1 // caption.Options: 0 is the default, negative none
 	}
 	return &curate.CaptionRecipe{Endpoint: o.endpoint, Model: o.model, Prompt: o.prompt, Frames: o.frames, MaxSide: o.maxSide,
 		EnhanceEndpoint: o.enhanceEndpoint, EnhanceModel: o.enhanceModel, EnhancePrompt: o.enhancePrompt,
-		Timeout: o.timeout, Retries: retries, MaxInFlight: o.inFlight, MaxTokens: o.tokens}
+		Timeout: o.timeout, Retries: o.retries, MaxInFlight: o.inFlight, MaxTokens: o.tokens}
 }
