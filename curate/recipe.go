@@ -160,7 +160,7 @@ func (rc Recipe) Config(input string, local Local) (Config, *LoadedModels, error
 	norm.fillDefaults()
 	if got := norm.settings(); got != rc.Settings {
 		loaded.Close()
-		return cfg, nil, configErrorf("this machine's settings differ from the job's (are the model files the same, at the same paths?):\n  job:  %s\n  here: %s", rc.Settings, got)
+		return cfg, nil, configErrorf("this machine's settings differ from the job's: the model files must be at the same paths with the same sizes and modification times (copy them with rsync -t or cp -p):\n  job:  %s\n  here: %s", rc.Settings, got)
 	}
 	return cfg, loaded, nil
 }
