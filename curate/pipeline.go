@@ -102,6 +102,11 @@ func (r *runner) curateVideo(ctx context.Context, sv SourceVideo, out *Outcome) 
 	}
 	fingerprint := st.identity + " " + r.cfg.settings()
 	old, err := r.sink.Video(sv.Path)
+	if err != nil && !errors.Is(err, index.ErrNotFound) {
+		// The stored record cannot be read (the index owner did not
+		// answer, say): curating blind would redo what is committed.
+		return &fault.EnvError{Path: sv.Path, Cause: "index: " + errText(err), Err: err}
+	}
 	if err == nil && old.Fingerprint == fingerprint && old.Complete() {
 		r.log.Debug("up to date", "video", sv.Path)
 		return errUpToDate

@@ -191,6 +191,9 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 				case 2:
 					log.Info("second signal: abandoning the videos in hand (a third exits at once)")
 					d.Abandon()
+					if crew != nil {
+						crew.abandon()
+					}
 				case 3:
 					log.Info("third signal: exiting now; committed chunks are kept")
 					os.Exit(exitInterrupted)
@@ -210,6 +213,9 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	runErr := d.Run(work)
 	if crew != nil {
 		crew.stop() // the worker inside gives back or finishes its jobs; their results are committed
+		// No more commits: what workers send from now on waits in the
+		// results stream for the next start, after the last publish below.
+		crew.dispatcher.Close()
 	}
 	if err := db.publish(context.WithoutCancel(ctx)); err != nil {
 		log.Warn(err.Error())

@@ -99,6 +99,13 @@ func (w *workforce) run(ctx context.Context) {
 	})
 }
 
+// abandon makes the worker inside serve give back its jobs now.
+func (w *workforce) abandon() {
+	if w.local != nil {
+		w.local.Abandon()
+	}
+}
+
 // stop stops the worker inside serve and waits for it.
 func (w *workforce) stop() {
 	if w.cancel != nil {

@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io/fs"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -38,28 +41,44 @@ type Config struct {
 // Dispatcher hands videos to the workers and commits what they send back.
 // Its methods are safe for concurrent use.
 type Dispatcher struct {
-	cfg     Config
-	q       jobs.Queue
-	js      jetstream.JetStream
-	stream  jetstream.Stream
-	workers jetstream.Consumer
-	owner   jetstream.Consumer
-	log     *slog.Logger
-	subs    []*nats.Subscription
-	iter    jetstream.MessagesContext
-	lanes   []chan jetstream.Msg
-	wg      sync.WaitGroup
+	cfg       Config
+	q         jobs.Queue
+	js        jetstream.JetStream
+	stream    jetstream.Stream
+	workers   jetstream.Consumer
+	owner     jetstream.Consumer
+	log       *slog.Logger
+	events    jetstream.Consumer
+	subs      []*nats.Subscription
+	iters     []jetstream.MessagesContext
+	closing   chan struct{}
+	closeOnce sync.Once
+	lanes     []chan jetstream.Msg
+	wg        sync.WaitGroup
 
 	mu       sync.Mutex
 	waiting  map[string]*waiter // source -> the Video call waiting for its job
 	ended    map[string]ending  // source -> a job's end no Video call was waiting for
 	attempts map[string]int     // source -> jobs published for it by this process
-	reasons  map[string]string  // source -> last input failure a worker reported
+	reasons  map[string]attempt // source -> the last input failure a worker reported
 	// committed is what the committed chunks of each video hold, until its job is done.
 	committed map[string]curate.Outcome
 	beats     map[string]jobs.Heartbeat
 	failed    []jobs.FailedJob
 	status    jobs.Status
+}
+
+// attempt is an input failure a worker reported on a delivery.
+type attempt struct {
+	reason    string
+	delivered int
+}
+
+// jobsStream is the jobs stream (set up again if it had to be).
+func (d *Dispatcher) jobsStream() jetstream.Stream {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.stream
 }
 
 // ending is how a job ended.
@@ -105,8 +124,9 @@ func New(ctx context.Context, cfg Config) (*Dispatcher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("nats %s: %w", cfg.Conn.ConnectedUrlRedacted(), err)
 	}
-	d := &Dispatcher{cfg: cfg, q: q, js: js, stream: stream, workers: workers, owner: owner, log: cfg.Log,
-		waiting: map[string]*waiter{}, ended: map[string]ending{}, attempts: map[string]int{}, reasons: map[string]string{}, committed: map[string]curate.Outcome{},
+	d := &Dispatcher{cfg: cfg, q: q, js: js, stream: stream, workers: workers, owner: owner.Results, events: owner.Events, log: cfg.Log,
+		closing: make(chan struct{}),
+		waiting: map[string]*waiter{}, ended: map[string]ending{}, attempts: map[string]int{}, reasons: map[string]attempt{}, committed: map[string]curate.Outcome{},
 		beats: map[string]jobs.Heartbeat{}}
 	for _, s := range []struct {
 		subject string
@@ -114,7 +134,6 @@ func New(ctx context.Context, cfg Config) (*Dispatcher, error) {
 	}{
 		{q.VideoSubject(), d.videoState},
 		{q.HeartbeatSubject(), d.heartbeat},
-		{q.MaxDeliveriesAdvisory(), d.exhausted},
 	} {
 		sub, err := cfg.Conn.Subscribe(s.subject, s.fn)
 		if err != nil {
@@ -127,11 +146,7 @@ func New(ctx context.Context, cfg Config) (*Dispatcher, error) {
 		d.Close()
 		return nil, err
 	}
-	d.iter, err = owner.Messages(jetstream.PullMaxMessages(cfg.Lanes * 8))
-	if err != nil {
-		d.Close()
-		return nil, err
-	}
+	sweepStaging(filepath.Join(cfg.DB.Dir(), "workers"), cfg.Log)
 	for range cfg.Lanes {
 		ch := make(chan jetstream.Msg, 8)
 		d.lanes = append(d.lanes, ch)
@@ -141,38 +156,89 @@ func New(ctx context.Context, cfg Config) (*Dispatcher, error) {
 			}
 		})
 	}
-	d.wg.Go(d.take)
+	d.wg.Go(func() {
+		defer func() {
+			for _, ch := range d.lanes {
+				close(ch)
+			}
+		}()
+		d.consume(func() jetstream.Consumer { return d.owner }, cfg.Lanes*8, d.toLane)
+	})
+	d.wg.Go(func() { d.consume(func() jetstream.Consumer { return d.events }, 8, d.exhausted) })
 	return d, nil
 }
 
 // Close stops taking results (those in hand are committed first) and
 // answering workers. Jobs and unconfirmed results stay in the streams.
 func (d *Dispatcher) Close() {
-	for _, s := range d.subs {
-		s.Unsubscribe()
-	}
-	if d.iter != nil {
-		d.iter.Stop()
-	}
+	d.closeOnce.Do(func() {
+		close(d.closing)
+		for _, s := range d.subs {
+			s.Unsubscribe()
+		}
+		d.mu.Lock()
+		for _, it := range d.iters {
+			it.Stop()
+		}
+		d.mu.Unlock()
+	})
 	d.wg.Wait()
 }
 
-// take hands each result to the lane of its video.
-func (d *Dispatcher) take() {
-	defer func() {
-		for _, ch := range d.lanes {
-			close(ch)
-		}
-	}()
+// consume hands each message of a consumer to fn until Close. An iterator
+// that stops for another reason (the consumer deleted or recreated by
+// hand, say) is set up again, with the streams, after a pause: the owner
+// never silently stops taking results.
+func (d *Dispatcher) consume(cons func() jetstream.Consumer, batch int, fn func(jetstream.Msg)) {
 	for {
-		m, err := d.iter.Next()
-		if err != nil {
-			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+		it, err := cons().Messages(jetstream.PullMaxMessages(batch))
+		if err == nil {
+			d.mu.Lock()
+			select {
+			case <-d.closing:
+				d.mu.Unlock()
+				it.Stop()
 				return
+			default:
 			}
-			d.log.Warn("taking results: " + err.Error())
+			d.iters = append(d.iters, it)
+			d.mu.Unlock()
+			for {
+				m, err := it.Next()
+				if err != nil {
+					if !errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+						d.log.Warn("taking from the queue: " + err.Error())
+						continue
+					}
+					break
+				}
+				fn(m)
+			}
+		}
+		select {
+		case <-d.closing:
+			return
+		case <-time.After(time.Second):
+		}
+		if err != nil {
+			d.log.Warn("taking from the queue: " + err.Error() + "; setting it up again")
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		stream, workers, owner, serr := d.q.Setup(ctx, d.js)
+		cancel()
+		if serr != nil {
+			d.log.Warn("setting up the queue again: " + serr.Error())
 			continue
 		}
+		d.mu.Lock()
+		d.stream, d.workers, d.owner, d.events = stream, workers, owner.Results, owner.Events
+		d.mu.Unlock()
+	}
+}
+
+// toLane hands a result to the lane of its video.
+func (d *Dispatcher) toLane(m jetstream.Msg) {
+	{
 		var peek struct {
 			Source string `json:"source"`
 		}
@@ -183,6 +249,25 @@ func (d *Dispatcher) take() {
 			h.Write([]byte(res.Source))
 		}
 		d.lanes[h.Sum32()%uint32(len(d.lanes))] <- m
+	}
+}
+
+// sweepStaging removes what killed workers left in the staging folders
+// beside a blobs folder (DB/workers/NAME): files a day old, which no live
+// worker still makes.
+func sweepStaging(dir string, log *slog.Logger) {
+	n := 0
+	filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return nil
+		}
+		if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > 24*time.Hour && os.Remove(p) == nil {
+			n++
+		}
+		return nil
+	})
+	if n > 0 {
+		log.Info(fmt.Sprintf("removed %d files that stopped workers left in %s", n, dir))
 	}
 }
 
@@ -210,14 +295,11 @@ func (d *Dispatcher) Video(ctx context.Context, sv curate.SourceVideo, queued fu
 	w := &waiter{fp: fp, ch: make(chan ending, 1), published: time.Now()}
 	d.mu.Lock()
 	d.waiting[sv.Path] = w
-	n := d.attempts[sv.Path]
+	retry := d.attempts[sv.Path] > 0
 	d.attempts[sv.Path]++
 	e, early := d.ended[sv.Path]
 	delete(d.ended, sv.Path)
 	d.mu.Unlock()
-	if early && e.fp == fp {
-		return d.outcome(sv, e)
-	}
 	defer func() {
 		d.mu.Lock()
 		if d.waiting[sv.Path] == w {
@@ -225,48 +307,110 @@ func (d *Dispatcher) Video(ctx context.Context, sv curate.SourceVideo, queued fu
 		}
 		d.mu.Unlock()
 	}()
-	id := sv.Path + "|" + fp
-	if n > 0 {
-		id += fmt.Sprintf("|retry %d", n) // a retry the owner chose is a new job
+	if early && e.fp == fp {
+		return d.outcome(sv, e)
 	}
-	job := jobs.Job{ID: id, Source: sv.Path, Rel: sv.Rel, Input: cur.Input(), Size: sv.Size, Fingerprint: fp,
-		Recipe: d.cfg.Recipe, Store: d.cfg.DB.BlobsURI(), Published: time.Now().UTC()}
-	b, err := json.Marshal(job)
-	if err != nil {
-		return curate.Outcome{}, err
-	}
-	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	ack, err := d.js.Publish(pctx, d.q.JobsSubject(), b, jetstream.WithMsgID(id))
-	cancel()
-	if err != nil {
-		if ctx.Err() != nil {
-			return curate.Outcome{}, ctx.Err()
+	for {
+		seq, err := d.publish(ctx, sv, fp, retry)
+		if err != nil {
+			return curate.Outcome{}, err
 		}
-		return curate.Outcome{}, &fault.EnvError{Path: sv.Path, Cause: "queue: " + err.Error(), Err: err}
+		queued()
+		out, err, lost := d.wait(ctx, sv, w, seq)
+		if !lost {
+			return out, err
+		}
+		// The job left the queue with no end that reached us (its end came
+		// while the owner was down, say): queue it again, as a new job.
+		d.log.Info("the job of " + sv.Path + " left the queue unfinished; queuing it again")
+		retry = true
 	}
-	queued()
-	if ack.Duplicate {
-		d.log.Debug("job already queued", "video", sv.Path)
-	} else {
-		d.log.Debug("job queued", "video", sv.Path, "seq", ack.Sequence)
+}
+
+// publish queues sv's job and returns its stream sequence. The job's ID is
+// SOURCE|FINGERPRINT, so that rescans never queue it twice; a retry the
+// owner chose gets a new ID. A duplicate whose first copy is gone from the
+// queue (it ended, or ran out of deliveries while the owner was down) is
+// queued again under a new ID.
+func (d *Dispatcher) publish(ctx context.Context, sv curate.SourceVideo, fp string, retry bool) (uint64, error) {
+	cur := d.cfg.Curator
+	for {
+		id := sv.Path + "|" + fp
+		if retry {
+			id += fmt.Sprintf("|retry %d", time.Now().UnixNano())
+		}
+		job := jobs.Job{ID: id, Source: sv.Path, Rel: sv.Rel, Input: cur.Input(), Size: sv.Size, Fingerprint: fp,
+			Recipe: d.cfg.Recipe, Store: d.cfg.DB.BlobsURI(), Published: time.Now().UTC()}
+		b, err := json.Marshal(job)
+		if err != nil {
+			return 0, err
+		}
+		pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		ack, err := d.js.Publish(pctx, d.q.JobsSubject(), b, jetstream.WithMsgID(id))
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return 0, ctx.Err()
+			}
+			return 0, &fault.EnvError{Path: sv.Path, Cause: "queue: " + err.Error(), Err: err}
+		}
+		if !ack.Duplicate {
+			d.log.Debug("job queued", "video", sv.Path, "seq", ack.Sequence)
+			return ack.Sequence, nil
+		}
+		if d.inQueue(ctx, ack.Sequence) {
+			d.log.Debug("job already queued", "video", sv.Path, "seq", ack.Sequence)
+			return ack.Sequence, nil
+		}
+		retry = true
 	}
-	// A job queued before a restart may have ended while no one waited:
-	// its end is in ended, or the index shows it.
-	check := time.NewTicker(10 * time.Second)
+}
+
+// inQueue reports whether the job at seq is still in the jobs stream (an
+// error reading it counts as yes: only a sure absence requeues).
+func (d *Dispatcher) inQueue(ctx context.Context, seq uint64) bool {
+	gctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	_, err := d.jobsStream().GetMsg(gctx, seq)
+	return !errors.Is(err, jetstream.ErrMsgNotFound)
+}
+
+// wait waits for the end of the job at seq. lost is set when the job is
+// gone from the queue and no end came for it, nor does the index show it.
+func (d *Dispatcher) wait(ctx context.Context, sv curate.SourceVideo, w *waiter, seq uint64) (out curate.Outcome, err error, lost bool) {
+	check := time.NewTicker(checkEvery)
 	defer check.Stop()
 	for {
 		select {
 		case e := <-w.ch:
-			return d.outcome(sv, e)
+			out, err = d.outcome(sv, e)
+			return out, err, false
 		case <-check.C:
-			if cur.UpToDate(sv, fp) {
-				return curate.Outcome{}, nil
+			if d.cfg.Curator.UpToDate(sv, w.fp) {
+				return curate.Outcome{}, nil, false
 			}
+			if d.inQueue(ctx, seq) {
+				continue
+			}
+			select { // its end may have come meanwhile
+			case e := <-w.ch:
+				out, err = d.outcome(sv, e)
+				return out, err, false
+			default:
+			}
+			if d.cfg.Curator.UpToDate(sv, w.fp) {
+				return curate.Outcome{}, nil, false
+			}
+			return curate.Outcome{}, nil, true
 		case <-ctx.Done():
-			return curate.Outcome{}, ctx.Err()
+			return curate.Outcome{}, ctx.Err(), false
 		}
 	}
 }
+
+// checkEvery is how often a waiting Video checks that its job is still
+// queued, or done in the index.
+var checkEvery = 10 * time.Second
 
 func (d *Dispatcher) outcome(sv curate.SourceVideo, e ending) (curate.Outcome, error) {
 	switch e.kind {
@@ -284,6 +428,9 @@ func (d *Dispatcher) outcome(sv curate.SourceVideo, e ending) (curate.Outcome, e
 func (d *Dispatcher) end(source string, e ending) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if e.kind != jobs.KindDone {
+		delete(d.committed, source)
+	}
 	if w := d.waiting[source]; w != nil && (w.fp == e.fp || e.fp == "") {
 		if e.kind == jobs.KindDone {
 			d.status.AddJob(time.Since(w.published).Seconds(), e.took)

@@ -23,6 +23,7 @@ import (
 	"github.com/clipfs/clipfs/curate/fault"
 	"github.com/clipfs/clipfs/curate/jobs"
 	"github.com/clipfs/clipfs/curate/media"
+	"github.com/clipfs/clipfs/curate/plan"
 	"github.com/clipfs/clipfs/curate/worker"
 	"github.com/clipfs/clipfs/index"
 )
@@ -81,20 +82,33 @@ func newRig(t *testing.T, q jobs.Queue) *rig {
 	}
 	t.Cleanup(func() { r.db.Close() })
 	r.cfg = curate.Config{Input: r.input, Workers: 2, MinFree: -1}
-	if r.cur, err = curate.NewCurator(r.db, r.tools, r.cfg); err != nil {
-		t.Fatal(err)
-	}
 	if r.conn, err = jobs.Connect(r.srv.URL(), "owner", jobs.Auth{}, nil); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(r.conn.Close)
-	r.d, err = dispatch.New(context.Background(), dispatch.Config{Conn: r.conn, Queue: r.q, DB: r.db, Curator: r.cur,
-		Recipe: curate.RecipeOf(r.cfg, curate.DefaultModelOptions(), nil), Sink: curate.NewLocalSink(r.db, -1, index.ShardLimits{})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(r.d.Close)
+	r.owner(r.cfg)
 	return r
+}
+
+// owner (re)starts the owner's dispatcher with cfg's settings, as a
+// restarted serve would: the previous one is closed first.
+func (r *rig) owner(cfg curate.Config) {
+	r.t.Helper()
+	if r.d != nil {
+		r.d.Close()
+	}
+	var err error
+	r.cfg = cfg
+	if r.cur, err = curate.NewCurator(r.db, r.tools, cfg); err != nil {
+		r.t.Fatal(err)
+	}
+	r.d, err = dispatch.New(context.Background(), dispatch.Config{Conn: r.conn, Queue: r.q, DB: r.db, Curator: r.cur,
+		Recipe: curate.RecipeOf(cfg, curate.DefaultModelOptions(), nil), Sink: curate.NewLocalSink(r.db, -1, index.ShardLimits{})})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	d := r.d
+	r.t.Cleanup(d.Close)
 }
 
 func (r *rig) startServer() {
@@ -455,5 +469,131 @@ func TestNATSRestartLosesNoJob(t *testing.T) {
 	}
 	if got := len(clipsOf(t, r.db)); got != 2 {
 		t.Errorf("%d clips, want 2", got)
+	}
+}
+
+// waitJobs waits until the jobs stream holds n messages.
+func (r *rig) waitJobs(n uint64) {
+	r.t.Helper()
+	js, _ := jetstream.New(r.conn)
+	deadline := time.Now().Add(time.Minute)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		var msgs uint64
+		if s, err := js.Stream(ctx, r.q.JobsStream()); err == nil {
+			if info, err := s.Info(ctx); err == nil {
+				msgs = info.State.Msgs
+			}
+		}
+		cancel()
+		if msgs == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("%d jobs in the stream, want %d", msgs, n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestDeliveriesRunOutWhileOwnerDown: the last delivery's worker dies
+// while the owner is down; JetStream's advisory waits in the events stream,
+// and the restarted owner ends the job unfinished (a fault of the
+// workers, not the video's) instead of waiting for it for ever; the retry
+// is a new job that a live worker finishes.
+func TestDeliveriesRunOutWhileOwnerDown(t *testing.T) {
+	r := newRig(t, jobs.Queue{AckWait: time.Second, MaxDeliver: 1})
+	video(t, r.tools, filepath.Join(r.input, "a.mp4"), "3")
+	ctx, cancel := context.WithCancel(context.Background())
+	go r.d.Video(ctx, r.source("a.mp4"), nil)
+	js, _ := jetstream.New(r.conn)
+	cons, err := js.Consumer(context.Background(), r.q.JobsStream(), jobs.WorkersConsumer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cons.Next(jetstream.FetchMaxWait(30 * time.Second)); err != nil { // the worker that dies with it
+		t.Fatal(err)
+	}
+	cancel()
+	r.d.Close() // the owner is down when the delivery runs out
+	time.Sleep(3 * time.Second)
+	r.owner(r.cfg)
+	vctx, vcancel := context.WithTimeout(context.Background(), time.Minute)
+	defer vcancel()
+	_, err = r.d.Video(vctx, r.source("a.mp4"), nil)
+	var ee *fault.EnvError
+	if !errors.As(err, &ee) {
+		t.Fatalf("the job that ran out of deliveries: %v, want it unfinished", err)
+	}
+	if v, err := r.db.Video(filepath.Join(r.input, "a.mp4")); err == nil && v.Failure != "" {
+		t.Errorf("recorded as the video's failure: %q", v.Failure)
+	}
+	r.worker("w1")
+	if out, err := r.d.Video(vctx, r.source("a.mp4"), nil); err != nil || out.Clips != 1 {
+		t.Errorf("the retry: %+v %v, want 1 clip", out, err)
+	}
+}
+
+// TestFileDiffersOnWorker: a worker that sees another file than the one
+// queued (changed since, or a mount of other precision) gives the job
+// back; after its last delivery the job is unfinished, never the video's
+// failure.
+func TestFileDiffersOnWorker(t *testing.T) {
+	r := newRig(t, jobs.Queue{MaxDeliver: 2})
+	p := filepath.Join(r.input, "a.mp4")
+	video(t, r.tools, p, "3")
+	var err error
+	done := make(chan struct{})
+	go func() { _, err = r.d.Video(context.Background(), r.source("a.mp4"), nil); close(done) }()
+	r.waitJobs(1)
+	later := time.Now().Add(time.Hour)
+	os.Chtimes(p, later, later)
+	r.worker("w1")
+	select {
+	case <-done:
+	case <-time.After(2 * time.Minute):
+		t.Fatal("no end")
+	}
+	var ee *fault.EnvError
+	if !errors.As(err, &ee) || !strings.Contains(ee.Cause, "differs from the one queued") {
+		t.Fatalf("a job whose file changed: %v, want unfinished", err)
+	}
+	if _, err := r.db.Video(p); !errors.Is(err, index.ErrNotFound) {
+		t.Errorf("the video has a record: %v", err)
+	}
+}
+
+// TestStaleSettingsDropped: a job queued before the owner restarted with
+// other settings is dropped when its result comes, not committed over what
+// the new settings make.
+func TestStaleSettingsDropped(t *testing.T) {
+	r := newRig(t, jobs.Queue{})
+	p := filepath.Join(r.input, "a.mp4")
+	video(t, r.tools, p, "12")
+	ctx, cancel := context.WithCancel(context.Background())
+	go r.d.Video(ctx, r.source("a.mp4"), nil)
+	r.waitJobs(1)
+	cancel()
+	now := r.cfg
+	now.Stride = plan.StrideParams{ClipLen: 5, Stride: 5, MinClipLen: 2}
+	r.owner(now)
+	r.worker("w1")
+	r.waitJobs(0) // the worker took the old job and dropped it
+	if _, err := r.db.Video(p); !errors.Is(err, index.ErrNotFound) {
+		t.Fatalf("the stale job was committed: %v", err)
+	}
+	out, err := r.d.Video(context.Background(), r.source("a.mp4"), nil)
+	if err != nil || out.Clips != 3 {
+		t.Errorf("under the new settings: %+v %v, want 3 clips of 5 s", out, err)
+	}
+	n := 0
+	filepath.WalkDir(filepath.Join(r.db.Dir(), "blobs"), func(p string, e os.DirEntry, err error) error {
+		if err == nil && strings.HasSuffix(p, ".mp4") {
+			n++
+		}
+		return nil
+	})
+	if n != 3 {
+		t.Errorf("%d blobs in the store, want the 3 clips' (the stale job's removed)", n)
 	}
 }

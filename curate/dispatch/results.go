@@ -30,7 +30,17 @@ func (d *Dispatcher) result(m jetstream.Msg) {
 	}
 	c := jobs.Confirm{ID: res.ID}
 	ctx := context.Background()
+	if res.Fingerprint != "" && !strings.HasSuffix(res.Fingerprint, " "+d.cfg.Curator.Settings()) {
+		// A job queued under settings the owner no longer curates with:
+		// committing it would replace what these settings made.
+		c.Error, c.Stale = "the job was queued under other settings than the owner's now; dropped", true
+		for _, b := range resultBlobs(res) {
+			d.cfg.DB.DiscardUnreferenced(b)
+		}
+		res.Kind = ""
+	}
 	switch res.Kind {
+	case "":
 	case jobs.KindChunk:
 		if res.Chunk == nil {
 			c.Error = "a chunk result without its chunk"
@@ -73,12 +83,15 @@ func (d *Dispatcher) result(m jetstream.Msg) {
 		d.end(res.Source, ending{kind: jobs.KindFailed, reason: res.Reason, fp: res.Fingerprint})
 	case jobs.KindAttempt:
 		d.mu.Lock()
-		d.reasons[res.Source] = res.Reason
+		d.reasons[res.Source] = attempt{res.Reason, res.Delivered}
 		d.mu.Unlock()
 	case jobs.KindUnfinished:
 		d.end(res.Source, ending{kind: jobs.KindUnfinished, reason: res.Reason, fp: res.Fingerprint})
 	default:
 		c.Error = fmt.Sprintf("unknown result kind %q", res.Kind)
+	}
+	if c.Stale {
+		d.log.Info(fmt.Sprintf("%s: dropped a result from %s of a job queued under other settings", res.Source, res.Worker))
 	}
 	if res.Reply != "" {
 		b, _ := json.Marshal(c)
@@ -87,6 +100,19 @@ func (d *Dispatcher) result(m jetstream.Msg) {
 	if err := m.Ack(); err != nil {
 		d.log.Warn("ack of a result: " + err.Error())
 	}
+}
+
+// resultBlobs names the blobs a result put into the store.
+func resultBlobs(res jobs.Result) []string {
+	var names []string
+	if res.Chunk != nil {
+		for _, b := range res.Chunk.Blobs {
+			if b.Stored {
+				names = append(names, b.Name)
+			}
+		}
+	}
+	return names
 }
 
 // recordFailure commits the video as failed for good under fingerprint:
@@ -135,22 +161,27 @@ func (d *Dispatcher) heartbeat(m *nats.Msg) {
 }
 
 // exhausted takes JetStream's advisory of a job whose deliveries ran out
-// without an ack (each worker died or stopped answering): the job is
-// removed from the stream and ended as failed, with the last reason a
-// worker gave, if any gave one; otherwise as unfinished (the owner retries
-// it later as a new job), since no input failure was seen.
-func (d *Dispatcher) exhausted(m *nats.Msg) {
+// without an ack (kept in the events stream until taken): the job is
+// removed from the jobs stream and ends failed if its last delivery was
+// reported as an input failure, and unfinished otherwise (each worker
+// died, was stopped or gave it back: the owner retries it later as a new
+// job), since the video's own fault was not what ended it.
+func (d *Dispatcher) exhausted(m jetstream.Msg) {
+	defer m.Ack()
 	var adv struct {
 		StreamSeq  uint64 `json:"stream_seq"`
-		Deliveries uint64 `json:"deliveries"`
+		Deliveries int    `json:"deliveries"`
 	}
-	if json.Unmarshal(m.Data, &adv) != nil || adv.StreamSeq == 0 {
+	if json.Unmarshal(m.Data(), &adv) != nil || adv.StreamSeq == 0 {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	raw, err := d.stream.GetMsg(ctx, adv.StreamSeq)
-	if err != nil {
+	stream := d.jobsStream()
+	raw, err := stream.GetMsg(ctx, adv.StreamSeq)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return // taken care of already
+	} else if err != nil {
 		d.log.Warn(fmt.Sprintf("job %d ran out of deliveries, but cannot be read: %v", adv.StreamSeq, err))
 		return
 	}
@@ -158,13 +189,13 @@ func (d *Dispatcher) exhausted(m *nats.Msg) {
 	if json.Unmarshal(raw.Data, &job) != nil {
 		return
 	}
-	d.stream.DeleteMsg(ctx, adv.StreamSeq)
+	stream.DeleteMsg(ctx, adv.StreamSeq)
 	d.mu.Lock()
-	reason := d.reasons[job.Source]
+	last := d.reasons[job.Source]
 	delete(d.reasons, job.Source)
 	d.mu.Unlock()
-	if reason != "" {
-		reason = fmt.Sprintf("%s (%d deliveries)", reason, adv.Deliveries)
+	if last.reason != "" && last.delivered >= adv.Deliveries {
+		reason := fmt.Sprintf("%s (%d deliveries)", last.reason, adv.Deliveries)
 		if err := d.recordFailure(ctx, job.Source, job.Rel, job.Fingerprint, reason); err != nil {
 			d.log.Warn(err.Error())
 		}
@@ -207,7 +238,10 @@ const forgetAfter = 10 * time.Minute
 func (d *Dispatcher) Status(ctx context.Context) jobs.Status {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	info, err := d.workers.Info(ctx)
+	d.mu.Lock()
+	workers := d.workers
+	d.mu.Unlock()
+	info, err := workers.Info(ctx)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	s := d.status

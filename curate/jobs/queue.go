@@ -59,6 +59,11 @@ func (q Queue) upper() string { return strings.ToUpper(strings.ReplaceAll(q.Name
 func (q Queue) JobsStream() string    { return q.upper() + "_JOBS" }
 func (q Queue) ResultsStream() string { return q.upper() + "_RESULTS" }
 
+// EventsStream keeps JetStream's advisories of jobs that ran out of
+// deliveries until the owner has taken them: an advisory is sent once, to
+// whoever listens then, and the owner may be down at that moment.
+func (q Queue) EventsStream() string { return q.upper() + "_EVENTS" }
+
 // JobsSubject is where jobs are published; ResultsSubject(worker) where a
 // worker's results are; VideoSubject where workers ask for a video's
 // record; HeartbeatSubject where workers say they are alive.
@@ -73,6 +78,11 @@ const (
 	WorkersConsumer = "workers"
 	OwnerConsumer   = "owner"
 )
+
+// Owner are the owner's consumers: of the results and of the events.
+type Owner struct {
+	Results, Events jetstream.Consumer
+}
 
 // MaxDeliveriesAdvisory is the subject JetStream reports a job on when
 // its deliveries ran out without an ack.
@@ -92,37 +102,52 @@ func token(s string) string {
 
 // Setup creates (or updates) the owner's streams and consumers: the
 // owner's job at start. It returns the jobs stream, the workers' consumer
-// and the owner's results consumer.
-func (q Queue) Setup(ctx context.Context, js jetstream.JetStream) (jetstream.Stream, jetstream.Consumer, jetstream.Consumer, error) {
+// and the owner's consumers.
+func (q Queue) Setup(ctx context.Context, js jetstream.JetStream) (jetstream.Stream, jetstream.Consumer, Owner, error) {
+	var none Owner
 	jobs, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name: q.JobsStream(), Subjects: []string{q.JobsSubject()}, Retention: jetstream.WorkQueuePolicy,
 		Storage: jetstream.FileStorage, Duplicates: Dedup, Description: "clipfs: one curation job per video",
 	})
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("stream %s: %w", q.JobsStream(), err)
+		return nil, nil, none, fmt.Errorf("stream %s: %w", q.JobsStream(), err)
 	}
 	workers, err := jobs.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
 		Durable: WorkersConsumer, AckPolicy: jetstream.AckExplicitPolicy, AckWait: q.AckWait,
 		MaxDeliver: q.MaxDeliver, MaxAckPending: -1, Description: "clipfs workers",
 	})
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("consumer %s on %s: %w", WorkersConsumer, q.JobsStream(), err)
+		return nil, nil, none, fmt.Errorf("consumer %s on %s: %w", WorkersConsumer, q.JobsStream(), err)
 	}
 	results, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name: q.ResultsStream(), Subjects: []string{q.Name + ".results.>"}, Retention: jetstream.WorkQueuePolicy,
 		Storage: jetstream.FileStorage, Description: "clipfs: curated chunks on their way to the index owner",
 	})
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("stream %s: %w", q.ResultsStream(), err)
+		return nil, nil, none, fmt.Errorf("stream %s: %w", q.ResultsStream(), err)
 	}
 	owner, err := results.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
 		Durable: OwnerConsumer, AckPolicy: jetstream.AckExplicitPolicy, AckWait: time.Minute,
 		MaxAckPending: 64, Description: "clipfs index owner",
 	})
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("consumer %s on %s: %w", OwnerConsumer, q.ResultsStream(), err)
+		return nil, nil, none, fmt.Errorf("consumer %s on %s: %w", OwnerConsumer, q.ResultsStream(), err)
 	}
-	return jobs, workers, owner, nil
+	events, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name: q.EventsStream(), Subjects: []string{q.MaxDeliveriesAdvisory()}, Retention: jetstream.WorkQueuePolicy,
+		Storage: jetstream.FileStorage, Description: "clipfs: jobs that ran out of deliveries, for the index owner",
+	})
+	if err != nil {
+		return nil, nil, none, fmt.Errorf("stream %s: %w", q.EventsStream(), err)
+	}
+	ownerEvents, err := events.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+		Durable: OwnerConsumer, AckPolicy: jetstream.AckExplicitPolicy, AckWait: time.Minute,
+		Description: "clipfs index owner",
+	})
+	if err != nil {
+		return nil, nil, none, fmt.Errorf("consumer %s on %s: %w", OwnerConsumer, q.EventsStream(), err)
+	}
+	return jobs, workers, Owner{Results: owner, Events: ownerEvents}, nil
 }
 
 // WorkersConsumerOf finds the workers' consumer the owner set up, waiting

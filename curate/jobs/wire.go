@@ -77,6 +77,9 @@ type Confirm struct {
 	// Error is why the owner could not take the result; the worker gives
 	// the job back, and a redelivery curates what is missing.
 	Error string `json:"error,omitempty"`
+	// Stale says the job was queued under settings the owner no longer
+	// curates with: the worker drops it (term), it is not retried.
+	Stale bool `json:"stale,omitempty"`
 }
 
 // VideoState answers a worker's question for a video's stored record (its

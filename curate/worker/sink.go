@@ -33,26 +33,49 @@ type curatorEntry struct {
 	models *curate.LoadedModels
 }
 
-// curatorFor is the curator for job's recipe, input folder and store.
+// curatorFor is the curator for job's recipe, input folder and store. It
+// is set up (models loaded, store opened) under loadMu, not mu, so that
+// heartbeats and confirmations go on meanwhile; one that cannot be set up
+// is refused again for refuseFor without another try.
 func (w *Worker) curatorFor(ctx context.Context, job jobs.Job) (*curatorEntry, error) {
 	key := job.Recipe.Settings + "\x00" + job.Input + "\x00" + job.Store
+	w.loadMu.Lock()
+	defer w.loadMu.Unlock()
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	if e := w.curators[key]; e != nil {
+	e, r := w.curators[key], w.refused[key]
+	w.mu.Unlock()
+	if e != nil {
 		return e, nil
 	}
-	store, err := w.storeLocked(ctx, job.Store)
+	if r.err != nil && time.Since(r.at) < refuseFor {
+		return nil, r.err
+	}
+	e, err := w.newCurator(ctx, job)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err != nil {
+		w.refused[key] = refusal{err, time.Now()}
+		return nil, err
+	}
+	delete(w.refused, key)
+	w.curators[key] = e
+	return e, nil
+}
+
+func (w *Worker) newCurator(ctx context.Context, job jobs.Job) (*curatorEntry, error) {
+	store, err := w.storeFor(ctx, job.Store)
 	if err != nil {
 		return nil, err
 	}
 	scratch := w.cfg.Scratch
 	if dir, ok := strings.CutPrefix(job.Store, "file://"); ok {
 		// Stage beside a blobs folder, so that putting a file is a rename:
-		// in DB/workers/NAME, which the worker empties when it starts (not
-		// the owner's tmp/, which the owner empties when it opens, under
-		// the feet of a worker that outlives a restart of serve).
+		// in DB/workers/NAME, which the worker empties the first time it
+		// uses it (not the owner's tmp/, which the owner empties when it
+		// opens, under the feet of a worker that outlives a restart of
+		// serve).
 		scratch = filepath.Join(filepath.Dir(dir), "workers", jobsToken(w.cfg.Name))
-		if err := emptyFolder(scratch); err != nil {
+		if err := w.emptyOnce(scratch); err != nil {
 			return nil, err
 		}
 	}
@@ -61,7 +84,9 @@ func (w *Worker) curatorFor(ctx context.Context, job jobs.Job) (*curatorEntry, e
 		return nil, err
 	}
 	if devs := models.Devices(); len(devs) > 0 {
+		w.mu.Lock()
 		w.device = strings.Join(slices.Compact(devs), ",") // heartbeats say where the models run
+		w.mu.Unlock()
 	}
 	cfg.Log = w.log.With("input", job.Input)
 	cfg.Sink = &sink{w: w, store: store, scratch: scratch, minFree: w.cfg.Local.MinFree}
@@ -70,9 +95,24 @@ func (w *Worker) curatorFor(ctx context.Context, job jobs.Job) (*curatorEntry, e
 		models.Close()
 		return nil, err
 	}
-	e := &curatorEntry{cur: cur, models: models}
-	w.curators[key] = e
-	return e, nil
+	return &curatorEntry{cur: cur, models: models}, nil
+}
+
+// emptyOnce empties dir the first time this worker stages there.
+func (w *Worker) emptyOnce(dir string) error {
+	w.mu.Lock()
+	done := w.emptied[dir]
+	w.mu.Unlock()
+	if done {
+		return nil
+	}
+	if err := emptyFolder(dir); err != nil {
+		return err
+	}
+	w.mu.Lock()
+	w.emptied[dir] = true
+	w.mu.Unlock()
+	return nil
 }
 
 func (w *Worker) closeCurators() {
@@ -84,15 +124,20 @@ func (w *Worker) closeCurators() {
 	}
 }
 
-func (w *Worker) storeLocked(ctx context.Context, uri string) (index.BlobStore, error) {
-	if st := w.stores[uri]; st != nil {
+func (w *Worker) storeFor(ctx context.Context, uri string) (index.BlobStore, error) {
+	w.mu.Lock()
+	st := w.stores[uri]
+	w.mu.Unlock()
+	if st != nil {
 		return st, nil
 	}
 	st, err := w.cfg.OpenStore(ctx, uri)
 	if err != nil {
 		return nil, fmt.Errorf("blob store %s: %w", uri, err)
 	}
+	w.mu.Lock()
 	w.stores[uri] = st
+	w.mu.Unlock()
 	return st, nil
 }
 
@@ -233,6 +278,9 @@ func (w *Worker) send(ctx context.Context, msg jetstream.Msg, job jobs.Job, res 
 	for {
 		select {
 		case c := <-ch:
+			if c.Stale {
+				return fmt.Errorf("%w: %s", errStale, c.Error)
+			}
 			if c.Error != "" {
 				return errors.New(c.Error)
 			}
@@ -282,6 +330,10 @@ func (w *Worker) confirmed(m *nats.Msg) {
 		}
 	}
 }
+
+// errStale is the owner's answer to a result of a job queued under
+// settings it no longer curates with: the job is dropped, not retried.
+var errStale = errors.New("stale job")
 
 func jobsToken(s string) string {
 	return strings.Map(func(r rune) rune {

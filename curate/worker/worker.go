@@ -74,7 +74,24 @@ type Worker struct {
 	finished int
 	recent   []stamp
 	stopping bool
+
+	abandonCh   chan struct{}
+	abandonOnce sync.Once
+	loadMu      sync.Mutex         // one curator set up at a time, outside mu
+	refused     map[string]refusal // curator keys that could not be set up
+	emptied     map[string]bool    // scratch folders emptied by this worker
 }
+
+// refusal is a curator that could not be set up, kept for refuseFor so
+// that a worker whose settings never match does not reload its models for
+// every delivery.
+type refusal struct {
+	err error
+	at  time.Time
+}
+
+// refuseFor is how long a job this worker cannot curate is kept from it.
+const refuseFor = 30 * time.Second
 
 type stamp struct {
 	at    time.Time
@@ -125,8 +142,13 @@ func New(cfg Config) (*Worker, error) {
 	}
 	return &Worker{cfg: cfg, q: q, js: js, log: cfg.Log.With("worker", cfg.Name), started: time.Now(), host: host,
 		device: device, inHand: map[string]jobs.Job{}, waiters: map[string]chan jobs.Confirm{},
-		curators: map[string]*curatorEntry{}, shipped: map[string]time.Duration{}, stores: map[string]index.BlobStore{}}, nil
+		curators: map[string]*curatorEntry{}, shipped: map[string]time.Duration{},
+		abandonCh: make(chan struct{}), refused: map[string]refusal{}, emptied: map[string]bool{}, stores: map[string]index.BlobStore{}}, nil
 }
+
+// Abandon makes a stopping Run give back the jobs in hand now, without
+// waiting for StopGrace.
+func (w *Worker) Abandon() { w.abandonOnce.Do(func() { close(w.abandonCh) }) }
 
 // Name is the worker's name.
 func (w *Worker) Name() string { return w.cfg.Name }
@@ -203,6 +225,9 @@ func (w *Worker) Run(ctx context.Context) error {
 		w.log.Info("stopping: giving the jobs in hand back to the queue")
 		abandon()
 		<-done
+	case <-w.abandonCh:
+		abandon()
+		<-done
 	}
 	w.closeCurators()
 	w.log.Info("stopped")
@@ -257,20 +282,40 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 	ent, err := w.curatorFor(ctx, job)
 	if err != nil {
 		log.Warn("cannot curate this job here: " + err.Error() + "; giving it back")
-		msg.NakWithDelay(30 * time.Second)
+		msg.NakWithDelay(refuseFor)
 		return
 	}
 	t0 := time.Now()
-	out, err := ent.cur.Video(ctx, curate.SourceVideo{Path: job.Source, Rel: job.Rel, Size: job.Size})
+	sv := curate.SourceVideo{Path: job.Source, Rel: job.Rel, Size: job.Size}
+	var out curate.Outcome
+	// The file as this machine sees it must be the one the owner queued: a
+	// file missing or different here is this machine's fault (a mount
+	// missing, stale or of another precision), or a change since, which
+	// the owner queues anew; never the video's own failure.
+	fp, err := ent.cur.Fingerprint(ctx, sv)
+	switch {
+	case err != nil:
+		err = &fault.EnvError{Path: job.Source, Cause: "the input is not readable on this worker: " + err.Error(), Err: err}
+	case fp != job.Fingerprint:
+		err = &fault.EnvError{Path: job.Source, Cause: "the file on this worker differs from the one queued (" + fp + ", queued " + job.Fingerprint + ")"}
+	default:
+		out, err = ent.cur.Video(ctx, sv)
+	}
 	stopBeat()
 	var ee *fault.EnvError
 	switch {
+	case errors.Is(err, errStale):
+		log.Info("dropped: the job was queued under settings the owner no longer curates with")
+		msg.TermWithReason("stale settings")
 	case ctx.Err() != nil:
 		log.Info("given back unfinished (stopping); committed chunks stay")
 		msg.Nak()
 	case err == nil:
 		res := jobs.Result{Kind: jobs.KindDone, Outcome: &out, Delivered: delivered, Took: (time.Since(t0) - w.shipping(job.Source, 0)).Seconds()}
-		if cerr := w.send(ctx, msg, job, &res); cerr != nil {
+		if cerr := w.send(ctx, msg, job, &res); errors.Is(cerr, errStale) {
+			msg.TermWithReason("stale settings")
+			return
+		} else if cerr != nil {
 			log.Warn("the owner did not confirm the job: " + cerr.Error() + "; giving it back")
 			msg.NakWithDelay(5 * time.Second)
 			return
@@ -293,7 +338,12 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 		if last {
 			log.Warn(fmt.Sprintf("unfinished on the last delivery: %s; the owner retries it later", ee.Cause))
 			res := jobs.Result{Kind: jobs.KindUnfinished, Reason: ee.Cause, Delivered: delivered}
-			w.send(ctx, msg, job, &res)
+			if err := w.send(ctx, msg, job, &res); err != nil {
+				// The owner did not hear: leave the job to run out of
+				// deliveries, which the owner hears of in any case.
+				msg.NakWithDelay(retryDelay(delivered))
+				return
+			}
 			msg.Ack()
 			return
 		}
