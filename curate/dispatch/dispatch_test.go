@@ -429,33 +429,10 @@ func TestNATSRestartLosesNoJob(t *testing.T) {
 	var errs []error
 	done := make(chan struct{})
 	go func() { _, errs = r.videos(rels...); close(done) }()
-	js, _ := jetstream.New(r.conn)
-	waitPending := func(n uint64) {
-		t.Helper()
-		deadline := time.Now().Add(time.Minute)
-		for {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			s, err := js.Stream(ctx, r.q.JobsStream())
-			var msgs uint64
-			if err == nil {
-				if info, err := s.Info(ctx); err == nil {
-					msgs = info.State.Msgs
-				}
-			}
-			cancel()
-			if msgs == n {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%d jobs in the stream, want %d", msgs, n)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
-	waitPending(2)
+	r.waitJobs(2)
 	r.srv.Shutdown()
 	r.startServer()
-	waitPending(2)
+	r.waitJobs(2)
 	r.worker("w1")
 	select {
 	case <-done:
