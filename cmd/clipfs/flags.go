@@ -30,6 +30,8 @@ var metavars = map[string]string{
 	"captioning-prompt-text": "TEXT", "enhance-captions-prompt-text": "TEXT",
 	"splitting-algorithm": "ALGO", "motion-filter": "MODE", "device": "DEVICE", "min-free": "SIZE",
 	"aesthetic-reduction": "HOW", "store": "URI", "cache-dir": "DIR", "cache-size": "SIZE",
+	"nats": "URL", "nats-listen": "HOST:PORT", "nats-user": "USER", "nats-ca": "FILE",
+	"nats-tls-cert": "FILE", "nats-tls-key": "FILE", "queue": "NAME", "name": "NAME", "scratch": "DIR",
 }
 
 // metavar is the placeholder shown after --name in help ("" for a switch).
