@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -80,9 +81,9 @@ func Start(o Options) (*Server, error) {
 
 // URL is how clients reach the server (nats:// or tls://).
 func (s *Server) URL() string {
-	u := s.s.ClientURL()
-	if s.tls {
-		u = "tls" + u[len("nats"):]
+	u := s.s.ClientURL() // tls:// already when the listener is TLS
+	if rest, ok := strings.CutPrefix(u, "nats://"); ok && s.tls {
+		u = "tls://" + rest
 	}
 	return u
 }
