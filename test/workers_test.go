@@ -257,7 +257,7 @@ func TestWorkerCrashesBeforeAck(t *testing.T) {
 	for _, point := range []string{"after-chunk", "before-ack"} {
 		t.Run(point, func(t *testing.T) {
 			input, db, mnt := serveDirs(t)
-			for _, name := range []string{"v0_34s.mp4", "v3_9s.mp4"} {
+			for _, name := range []string{"v2_17s.mp4", "v3_9s.mp4"} {
 				copyFile(t, filepath.Join(videos, name), filepath.Join(input, name))
 			}
 			addr := freePort(t)

@@ -62,7 +62,8 @@ type Worker struct {
 	started  time.Time
 	host     string
 	device   string
-	maxDeliv int
+	maxDeliv int                // the consumer's MaxDeliver (under mu), refreshed by heartbeats
+	cons     jetstream.Consumer // the workers' consumer, once found
 
 	mu       sync.Mutex
 	inHand   map[string]jobs.Job // job ID -> job
@@ -175,7 +176,9 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 		return fmt.Errorf("queue %s: %w", w.q.JobsStream(), err)
 	}
-	w.maxDeliv = cons.CachedInfo().Config.MaxDeliver
+	w.mu.Lock()
+	w.cons, w.maxDeliv = cons, cons.CachedInfo().Config.MaxDeliver
+	w.mu.Unlock()
 	w.log.Info(fmt.Sprintf("taking jobs from %s (%d at once, %d ffmpeg slots, device %s)", w.q.JobsStream(), w.cfg.Videos, w.cfg.Local.Workers, w.device))
 
 	hbCtx, hbStop := context.WithCancel(context.Background())
@@ -257,7 +260,8 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 	}
 	log := w.log.With("job", job.Rel)
 	delivered := int(meta.NumDelivered)
-	last := w.maxDeliv > 0 && delivered >= w.maxDeliv
+	maxDeliv := w.maxDeliveries()
+	last := maxDeliv > 0 && delivered >= maxDeliv
 	w.track(job, true)
 	defer w.track(job, false)
 	defer w.forgetShipping(job.Source)
@@ -278,7 +282,7 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 		}
 	}()
 
-	log.Info(fmt.Sprintf("curating %s (delivery %d of %d)", job.Source, delivered, w.maxDeliv))
+	log.Info(fmt.Sprintf("curating %s (delivery %d of %d)", job.Source, delivered, maxDeliv))
 	ent, err := w.curatorFor(ctx, job)
 	if err != nil {
 		log.Warn("cannot curate this job here: " + err.Error() + "; giving it back")
@@ -362,7 +366,7 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 			msg.DoubleAck(ctx)
 			return
 		}
-		log.Warn(fmt.Sprintf("failed: %s; another delivery will try it (%d of %d)", reason, delivered, w.maxDeliv))
+		log.Warn(fmt.Sprintf("failed: %s; another delivery will try it (%d of %d)", reason, delivered, maxDeliv))
 		res := jobs.Result{Kind: jobs.KindAttempt, Reason: reason, Delivered: delivered}
 		w.publish(ctx, job, &res)
 		msg.NakWithDelay(retryDelay(delivered))
@@ -417,12 +421,39 @@ func (w *Worker) jobOf(source string) jobs.Job {
 	return jobs.Job{Source: source}
 }
 
-// heartbeats publishes the worker's Heartbeat every few seconds.
+// maxDeliveries is the deliveries a job gets, as the owner set up the
+// queue (a serve restarted with another --max-deliver is seen within
+// refreshEvery).
+func (w *Worker) maxDeliveries() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.maxDeliv
+}
+
+// refreshEvery is how often a worker reads the consumer's settings again.
+const refreshEvery = 30 * time.Second
+
+// heartbeats publishes the worker's Heartbeat every few seconds, and reads
+// the consumer's MaxDeliver again every refreshEvery.
 func (w *Worker) heartbeats(ctx context.Context) {
 	t := time.NewTicker(HeartbeatEvery)
 	defer t.Stop()
+	refreshed := time.Now()
 	for {
 		w.beat()
+		if time.Since(refreshed) >= refreshEvery {
+			refreshed = time.Now()
+			w.mu.Lock()
+			cons := w.cons
+			w.mu.Unlock()
+			ictx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			if info, err := cons.Info(ictx); err == nil {
+				w.mu.Lock()
+				w.maxDeliv = info.Config.MaxDeliver
+				w.mu.Unlock()
+			}
+			cancel()
+		}
 		select {
 		case <-ctx.Done():
 			return
