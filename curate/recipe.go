@@ -2,7 +2,6 @@ package curate
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/clipfs/clipfs/curate/caption"
@@ -186,6 +185,3 @@ func (c *Curator) UpToDate(sv SourceVideo, fingerprint string) bool {
 	old, err := c.r.sink.Video(sv.Path)
 	return err == nil && old.Fingerprint == fingerprint && old.Complete()
 }
-
-// String names the recipe briefly, for logs.
-func (rc Recipe) String() string { return fmt.Sprintf("%s (%s)", rc.Splitting, rc.Settings) }

@@ -53,7 +53,7 @@ type Dispatcher struct {
 	iters     []jetstream.MessagesContext
 	closing   chan struct{}
 	closeOnce sync.Once
-	lanes     []chan jetstream.Msg
+	lanes     []chan received
 	wg        sync.WaitGroup
 
 	mu       sync.Mutex
@@ -148,11 +148,11 @@ func New(ctx context.Context, cfg Config) (*Dispatcher, error) {
 	}
 	sweepStaging(filepath.Join(cfg.DB.Dir(), "workers"), cfg.Log)
 	for range cfg.Lanes {
-		ch := make(chan jetstream.Msg, 8)
+		ch := make(chan received, 8)
 		d.lanes = append(d.lanes, ch)
 		d.wg.Go(func() {
-			for m := range ch {
-				d.result(m)
+			for r := range ch {
+				d.result(r)
 			}
 		})
 	}
@@ -236,20 +236,19 @@ func (d *Dispatcher) consume(cons func() jetstream.Consumer, batch int, fn func(
 	}
 }
 
-// toLane hands a result to the lane of its video.
+// received is a result message, decoded once.
+type received struct {
+	m   jetstream.Msg
+	res jobs.Result
+	err error // the message is not a result
+}
+
+// toLane decodes a result and hands it to the lane of its video.
 func (d *Dispatcher) toLane(m jetstream.Msg) {
-	{
-		var peek struct {
-			Source string `json:"source"`
-		}
-		h := fnv.New32a()
-		if m.Headers().Get("Content-Encoding") == "" && json.Unmarshal(m.Data(), &peek) == nil {
-			h.Write([]byte(peek.Source))
-		} else if res, err := jobs.DecodeResult(m.Headers(), m.Data()); err == nil {
-			h.Write([]byte(res.Source))
-		}
-		d.lanes[h.Sum32()%uint32(len(d.lanes))] <- m
-	}
+	res, err := jobs.DecodeResult(m.Headers(), m.Data())
+	h := fnv.New32a()
+	h.Write([]byte(res.Source))
+	d.lanes[h.Sum32()%uint32(len(d.lanes))] <- received{m, res, err}
 }
 
 // sweepStaging removes what killed workers left in the staging folders

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -273,13 +274,8 @@ type captureSink struct {
 func (s *captureSink) Video(string) (index.VideoRecord, error) {
 	return index.VideoRecord{}, index.ErrNotFound
 }
-func (s *captureSink) Stage(ext string) string {
-	f, _ := os.CreateTemp(s.scratch, "*"+ext)
-	f.Close()
-	os.Remove(f.Name())
-	return f.Name()
-}
-func (s *captureSink) Room() error { return nil }
+func (s *captureSink) Stage(ext string) string { return filepath.Join(s.scratch, uuid.NewString()+ext) }
+func (s *captureSink) Room() error             { return nil }
 func (s *captureSink) Commit(ctx context.Context, res *curate.ChunkResult) error {
 	for i := range res.Blobs {
 		b := &res.Blobs[i]

@@ -21,8 +21,8 @@ import (
 // worker and acks it. A result the owner cannot take is acked too, with
 // the error in its Confirm: the worker gives its job back, and the
 // redelivery curates what is missing.
-func (d *Dispatcher) result(m jetstream.Msg) {
-	res, err := jobs.DecodeResult(m.Headers(), m.Data())
+func (d *Dispatcher) result(r received) {
+	m, res, err := r.m, r.res, r.err
 	if err != nil {
 		d.log.Warn("a result that is not a clipfs result: " + err.Error())
 		m.Term()

@@ -68,7 +68,7 @@ func (q Queue) EventsStream() string { return q.upper() + "_EVENTS" }
 // worker's results are; VideoSubject where workers ask for a video's
 // record; HeartbeatSubject where workers say they are alive.
 func (q Queue) JobsSubject() string                 { return q.Name + ".jobs" }
-func (q Queue) ResultsSubject(worker string) string { return q.Name + ".results." + token(worker) }
+func (q Queue) ResultsSubject(worker string) string { return q.Name + ".results." + Token(worker) }
 func (q Queue) VideoSubject() string                { return q.Name + ".video" }
 func (q Queue) HeartbeatSubject() string            { return q.Name + ".workers" }
 
@@ -90,10 +90,11 @@ func (q Queue) MaxDeliveriesAdvisory() string {
 	return "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + q.JobsStream() + "." + WorkersConsumer
 }
 
-// token makes s usable as one subject token.
-func token(s string) string {
+// Token makes s (a worker's name) usable as one subject token and as one
+// file name.
+func Token(s string) string {
 	return strings.Map(func(r rune) rune {
-		if r == '.' || r == '*' || r == '>' || r <= ' ' {
+		if r == '.' || r == '*' || r == '>' || r == '/' || r <= ' ' {
 			return '_'
 		}
 		return r

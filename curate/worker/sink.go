@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -74,7 +73,7 @@ func (w *Worker) newCurator(ctx context.Context, job jobs.Job) (*curatorEntry, e
 		// uses it (not the owner's tmp/, which the owner empties when it
 		// opens, under the feet of a worker that outlives a restart of
 		// serve).
-		scratch = filepath.Join(filepath.Dir(dir), "workers", jobsToken(w.cfg.Name))
+		scratch = filepath.Join(filepath.Dir(dir), "workers", jobs.Token(w.cfg.Name))
 		if err := w.emptyOnce(scratch); err != nil {
 			return nil, err
 		}
@@ -335,15 +334,6 @@ func (w *Worker) confirmed(m *nats.Msg) {
 // settings it no longer curates with: the job is dropped, not retried.
 var errStale = errors.New("stale job")
 
-func jobsToken(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '/' || r <= ' ' {
-			return '_'
-		}
-		return r
-	}, s)
-}
-
 // emptyFolder makes dir an empty folder: what a killed worker of the same
 // name left there is removed.
 func emptyFolder(dir string) error {
@@ -361,5 +351,3 @@ func emptyFolder(dir string) error {
 	}
 	return nil
 }
-
-func runtimeCores() int { return runtime.NumCPU() }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sync"
 	"syscall"
@@ -113,7 +114,7 @@ func New(cfg Config) (*Worker, error) {
 		cfg.Name = fmt.Sprintf("%s-%d", host, os.Getpid())
 	}
 	if cfg.Local.Workers <= 0 {
-		cfg.Local.Workers = runtimeCores()
+		cfg.Local.Workers = runtime.NumCPU()
 	}
 	if cfg.Videos <= 0 {
 		cfg.Videos = cfg.Local.Workers
@@ -131,7 +132,7 @@ func New(cfg Config) (*Worker, error) {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Scratch == "" {
-		cfg.Scratch = filepath.Join(os.TempDir(), "clipfs-worker-"+jobsToken(cfg.Name))
+		cfg.Scratch = filepath.Join(os.TempDir(), "clipfs-worker-"+jobs.Token(cfg.Name))
 	}
 	js, err := jetstream.New(cfg.Conn)
 	if err != nil {
