@@ -6,6 +6,8 @@ import (
 	"math"
 	"runtime"
 	"sync"
+
+	"github.com/clipfs/clipfs/curate/gemm"
 )
 
 // cpuRuntime runs a model in plain Go on every thread GOMAXPROCS allows.
@@ -15,10 +17,11 @@ import (
 type cpuRuntime struct {
 	mu      sync.Mutex
 	m       *Model
-	patch   *linear // the patch embedding as a product: [hidden, 3·P·P]
+	patch   *gemm.Matrix // the patch embedding as a product: [hidden, 3·P·P]
 	layers  []cpuLayer
-	proj    *linear
-	pool    *workers
+	proj    *gemm.Matrix
+	pool    *gemm.Pool
+	scores  [][]float32 // per pool worker: attention scores of one query (tokens)
 	buf     activations
 	closed  bool
 	threads int
@@ -27,10 +30,10 @@ type cpuRuntime struct {
 // cpuLayer is an encoder layer with its products packed.
 type cpuLayer struct {
 	*Layer
-	qkv *linear // q, k and v projections as one product of 3 × hidden outputs
-	out *linear
-	fc1 *linear
-	fc2 *linear
+	qkv *gemm.Matrix // q, k and v projections as one product of 3 × hidden outputs
+	out *gemm.Matrix
+	fc1 *gemm.Matrix
+	fc2 *gemm.Matrix
 }
 
 // activations are the buffers of one forward pass, sized for rows tokens.
@@ -49,10 +52,14 @@ func newCPU(m *Model) Runtime {
 	threads := runtime.GOMAXPROCS(0)
 	r := &cpuRuntime{
 		m:       m,
-		patch:   packLinear(m.PatchW, nil, h, 3*c.PatchSize*c.PatchSize),
-		proj:    packLinear(m.Proj, nil, c.ProjectionDim, h),
-		pool:    newWorkers(threads, c.Patches()+1),
+		patch:   gemm.Pack(m.PatchW, nil, h, 3*c.PatchSize*c.PatchSize),
+		proj:    gemm.Pack(m.Proj, nil, c.ProjectionDim, h),
+		pool:    gemm.NewPool(threads),
 		threads: threads,
+	}
+	r.scores = make([][]float32, r.pool.Threads())
+	for i := range r.scores {
+		r.scores[i] = make([]float32, c.Patches()+1)
 	}
 	for i := range m.Layers {
 		l := &m.Layers[i]
@@ -60,10 +67,10 @@ func newCPU(m *Model) Runtime {
 		qkvB := append(append(append(make([]float32, 0, 3*h), l.QB...), l.KB...), l.VB...)
 		r.layers = append(r.layers, cpuLayer{
 			Layer: l,
-			qkv:   packLinear(qkvW, qkvB, 3*h, h),
-			out:   packLinear(l.OW, l.OB, h, h),
-			fc1:   packLinear(l.FC1W, l.FC1B, c.IntermediateSize, h),
-			fc2:   packLinear(l.FC2W, l.FC2B, h, c.IntermediateSize),
+			qkv:   gemm.Pack(qkvW, qkvB, 3*h, h),
+			out:   gemm.Pack(l.OW, l.OB, h, h),
+			fc1:   gemm.Pack(l.FC1W, l.FC1B, c.IntermediateSize, h),
+			fc2:   gemm.Pack(l.FC2W, l.FC2B, h, c.IntermediateSize),
 		})
 	}
 	return r
@@ -98,8 +105,8 @@ func (r *cpuRuntime) Embed(images [][]float32) ([][]float32, error) {
 	if len(images) == 0 {
 		return [][]float32{}, nil
 	}
-	r.pool.start()
-	defer r.pool.stop()
+	r.pool.Start()
+	defer r.pool.Stop()
 	r.embedPatches(images)
 	for i := range r.layers {
 		r.encoderLayer(&r.layers[i], len(images))
@@ -133,7 +140,7 @@ func (r *cpuRuntime) embedPatches(images [][]float32) {
 	r.grow(len(images) * tokens)
 	pp := 3 * p * p
 	patches := r.buf.wide[:len(images)*np*pp]
-	r.pool.parallel(len(images)*np, func(_, row int) {
+	r.pool.Parallel(len(images)*np, func(_, row int) {
 		img, gy, gx := images[row/np], (row%np)/g, row%g
 		dst := patches[row*pp : (row+1)*pp]
 		for ch := range 3 {
@@ -144,9 +151,9 @@ func (r *cpuRuntime) embedPatches(images [][]float32) {
 		}
 	})
 	embedded := r.buf.h[:len(images)*np*hid]
-	r.pool.linear(embedded, patches, len(images)*np, r.patch, store)
+	r.pool.Linear(embedded, patches, len(images)*np, r.patch, gemm.Store)
 	x := r.buf.x[:len(images)*tokens*hid]
-	r.pool.parallel(len(images)*tokens, func(_, row int) {
+	r.pool.Parallel(len(images)*tokens, func(_, row int) {
 		t := row % tokens
 		dst, pos := x[row*hid:(row+1)*hid], m.PosEmb[t*hid:(t+1)*hid]
 		src := m.ClassEmb
@@ -170,19 +177,19 @@ func (r *cpuRuntime) encoderLayer(l *cpuLayer, n int) {
 	x, h := r.buf.x[:rows*hid], r.buf.h[:rows*hid]
 	qkv, wide := r.buf.qkv[:rows*3*hid], r.buf.wide[:rows*c.IntermediateSize]
 	r.layerNorms(h, x, rows, l.LN1W, l.LN1B)
-	r.pool.linear(qkv, h, rows, l.qkv, store)
+	r.pool.Linear(qkv, h, rows, l.qkv, gemm.Store)
 	r.attention(h, qkv, n)
-	r.pool.linear(x, h, rows, l.out, accumulate)
+	r.pool.Linear(x, h, rows, l.out, gemm.Accumulate)
 	r.layerNorms(h, x, rows, l.LN2W, l.LN2B)
-	r.pool.linear(wide, h, rows, l.fc1, storeGELU)
-	r.pool.linear(x, wide, rows, l.fc2, accumulate)
+	r.pool.Linear(wide, h, rows, l.fc1, gemm.StoreQuickGELU)
+	r.pool.Linear(x, wide, rows, l.fc2, gemm.Accumulate)
 }
 
 // layerNorms normalises each of the rows of src into dst.
 func (r *cpuRuntime) layerNorms(dst, src []float32, rows int, w, b []float32) {
 	hid := r.m.Config.HiddenSize
 	const chunk = 16
-	r.pool.parallel((rows+chunk-1)/chunk, func(_, t int) {
+	r.pool.Parallel((rows+chunk-1)/chunk, func(_, t int) {
 		for i := t * chunk; i < min(rows, (t+1)*chunk); i++ {
 			layerNorm(dst[i*hid:(i+1)*hid], src[i*hid:(i+1)*hid], w, b, r.m.Config.LayerNormEps)
 		}
@@ -197,10 +204,10 @@ func (r *cpuRuntime) attention(out, qkv []float32, n int) {
 	hid, heads, tokens := c.HiddenSize, c.Heads, c.Patches()+1
 	d := hid / heads
 	scale := float32(1 / math.Sqrt(float64(d)))
-	r.pool.parallel(n*heads, func(worker, t int) {
+	r.pool.Parallel(n*heads, func(worker, t int) {
 		img, head := t/heads, t%heads
 		rows := qkv[img*tokens*3*hid : (img+1)*tokens*3*hid]
-		scores := r.pool.scores[worker][:tokens]
+		scores := r.scores[worker][:tokens]
 		for i := range tokens {
 			q := rows[i*3*hid+head*d : i*3*hid+head*d+d]
 			best := float32(math.Inf(-1))
@@ -237,7 +244,7 @@ func (r *cpuRuntime) project(n int) [][]float32 {
 		layerNorm(pooled[i*hid:(i+1)*hid], r.buf.x[i*tokens*hid:(i*tokens+1)*hid], m.PostLNW, m.PostLNB, c.LayerNormEps)
 	}
 	emb := make([]float32, n*c.ProjectionDim)
-	r.pool.linear(emb, pooled, n, r.proj, store)
+	r.pool.Linear(emb, pooled, n, r.proj, gemm.Store)
 	out := make([][]float32, n)
 	for i := range out {
 		out[i] = emb[i*c.ProjectionDim : (i+1)*c.ProjectionDim : (i+1)*c.ProjectionDim]
@@ -264,14 +271,6 @@ func layerNorm(dst, src, w, b []float32, eps float32) {
 	m := float32(mean)
 	for i, v := range src {
 		dst[i] = (v-m)*rstd*w[i] + b[i]
-	}
-}
-
-// quickGELU applies x·sigmoid(1.702·x) to every value, as HF's
-// QuickGELUActivation does in float32.
-func quickGELU(x []float32) {
-	for i, v := range x {
-		x[i] = v * float32(1/(1+math.Exp(-float64(1.702*v))))
 	}
 }
 

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/clipfs/clipfs/curate/gemm"
 )
 
 // tinyConfig is the shape of the reference model of testdata/reference.py.
@@ -188,69 +190,26 @@ func TestRandomModel(t *testing.T) {
 	}
 }
 
-// naiveLinear is y = x·Wᵀ + b by the definition, in float64.
-func naiveLinear(x, w, b []float32, rows, out, in int) []float64 {
-	y := make([]float64, rows*out)
-	for i := range rows {
-		for j := range out {
-			var s float64
-			for k := range in {
-				s += float64(x[i*in+k]) * float64(w[j*in+k])
-			}
-			if b != nil {
-				s += float64(b[j])
-			}
-			y[i*out+j] = s
-		}
+// TestReferenceGoKernel runs the reference comparison and batch
+// invariance with the portable kernel forced, as on a CPU without AVX2.
+func TestReferenceGoKernel(t *testing.T) {
+	if gemm.Active() == gemm.Portable {
+		t.Skip("the portable kernel is already the active kernel: TestReference covers it")
 	}
-	return y
-}
-
-func randomSlice(rng *rand.Rand, n int) []float32 {
-	v := make([]float32, n)
-	for i := range v {
-		v[i] = float32(rng.NormFloat64())
+	t.Cleanup(gemm.Use(gemm.Portable))
+	images, ref := readReference(t)
+	m, err := Load(filepath.Join("testdata", "tiny_clip"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	return v
-}
-
-// TestLinear checks the blocked product against the definition on shapes
-// with partial tiles and blocks on every side, for each epilogue.
-func TestLinear(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2))
-	for _, threads := range []int{1, 3} {
-		pool := newWorkers(threads, 1)
-		pool.start()
-		for _, s := range [][3]int{{1, 1, 1}, {2, 3, 4}, {5, 7, 3}, {49, 512, 300}, {97, 13, 517}, {50, 768, 64}, {3, 1, 1000}} {
-			rows, out, in := s[0], s[1], s[2]
-			x, w, b := randomSlice(rng, rows*in), randomSlice(rng, out*in), randomSlice(rng, out)
-			want := naiveLinear(x, w, b, rows, out, in)
-			l := packLinear(w, b, out, in)
-			y := make([]float32, rows*out)
-			pool.linear(y, x, rows, l, store)
-			tol := 1e-5 * math.Sqrt(float64(in)) * 4
-			for i, v := range y {
-				if math.Abs(float64(v)-want[i]) > tol {
-					t.Fatalf("%d threads, %v: y[%d] = %g, want %g", threads, s, i, v, want[i])
-				}
-			}
-			resid := randomSlice(rng, rows*out)
-			y = slices.Clone(resid)
-			pool.linear(y, x, rows, l, accumulate)
-			for i, v := range y {
-				if math.Abs(float64(v)-want[i]-float64(resid[i])) > tol {
-					t.Fatalf("%d threads, %v accumulate: y[%d] = %g, want %g", threads, s, i, v, want[i]+float64(resid[i]))
-				}
-			}
-			pool.linear(y, x, rows, l, storeGELU)
-			for i, v := range y {
-				g := want[i] / (1 + math.Exp(-1.702*want[i]))
-				if math.Abs(float64(v)-g) > tol {
-					t.Fatalf("%d threads, %v gelu: y[%d] = %g, want %g", threads, s, i, v, g)
-				}
-			}
+	got := embed(t, m, images)
+	if d := maxDiff(t, got, ref.Float32); d > 1e-4 {
+		t.Errorf("max |diff| %.3g against torch float32, want ≤ 1e-4", d)
+	}
+	for i, img := range images[:2] {
+		if one := embed(t, m, [][]float32{img}); !slices.Equal(one[0], got[i]) {
+			t.Errorf("image %d alone differs from image %d of a batch", i, i)
 		}
-		pool.stop()
 	}
 }
 
@@ -271,4 +230,12 @@ func TestLayerNorm(t *testing.T) {
 			t.Errorf("layerNorm[%d] = %g, want %g", i, dst[i], want)
 		}
 	}
+}
+
+func randomSlice(rng *rand.Rand, n int) []float32 {
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = float32(rng.NormFloat64())
+	}
+	return v
 }

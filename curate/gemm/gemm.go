@@ -1,13 +1,14 @@
-package vit
+package gemm
 
 import (
+	"math"
 	"sync"
 	"sync/atomic"
 )
 
 // The matrix product behind every Linear layer, y = x·Wᵀ + b.
 //
-// W is packed once, when a runtime is made, into panels of nr output columns
+// W is packed once, when a model is loaded, into panels of nr output columns
 // stored k-major (for each input index the nr weights side by side, K padded
 // with zeros to a multiple of ku). A product is cut into tasks of up to mc
 // rows × nc columns that the worker pool takes in turn; a task packs its rows
@@ -18,23 +19,23 @@ import (
 // scratch tile of which only the valid part is added to y.
 //
 // The micro-kernel and its tile (mr × nr) and task (mc × at most ncMax)
-// sizes are a microKernel, chosen when the package starts (activeKernel):
+// sizes are a Kernel, chosen when the package starts (active):
 // the AVX2+FMA assembly kernel of matmul_amd64.s where the CPU has it,
-// else goKernel. A linear remembers the kernel it was packed for.
+// else Portable. A Matrix remembers the kernel it was packed for.
 //
 // Every output is the bias (or bias + residual), then for each block of kc
 // inputs in order the block's sum added to it, that sum being computed by
 // the kernel in k order in a register of its own. Nothing depends on the
-// output's place in a tile or task, so an image's embedding is the same
-// whatever batch it is in and however many threads run.
+// output's place in a tile or task, so a row's result is the same whatever
+// batch it is in and however many threads run.
 const (
 	ku = 4   // K is padded to a multiple of ku
 	kc = 256 // input columns per packed block
 )
 
-// microKernel is a register-tiled kernel and the blocking that suits it.
-type microKernel struct {
-	name   string
+// Kernel is a register-tiled kernel and the blocking that suits it.
+type Kernel struct {
+	Name   string
 	mr, nr int // rows and columns of a tile
 	mc     int // rows per task, a multiple of mr
 	ncMax  int // most columns per task (rounded up to a multiple of nr)
@@ -44,7 +45,7 @@ type microKernel struct {
 	tile func(a, b, c []float32, ldc int)
 }
 
-// goKernel is the portable kernel (goTile below): 2 × 3, 48 rows per task.
+// Portable is the portable kernel (goTile below): 2 × 3, 48 rows per task.
 //
 // Go does not vectorise and has 15 usable float registers, and its
 // scheduler issues every product of a straight-line block before the
@@ -55,31 +56,42 @@ type microKernel struct {
 // iteration interleave their products and additions; on the machines
 // measured this ran 2.5× faster than 4×4 and within a few percent of the
 // best of 1×6, 3×2 and 2×4.
-var goKernel = microKernel{name: "go", mr: 2, nr: 3, mc: 48, ncMax: 256, tile: goTile}
+var Portable = &Kernel{Name: "go", mr: 2, nr: 3, mc: 48, ncMax: 256, tile: goTile}
 
-// activeKernel is the kernel packLinear packs for: goKernel unless init
-// found a faster one for this CPU. Tests set it to goKernel to check the
-// fallback.
-var activeKernel = &goKernel
+// active is the kernel Pack packs for: Portable unless init found a
+// faster one for this CPU.
+var active = Portable
 
-// linear is a Linear layer (weight [out, in], PyTorch's layout) packed for
-// a micro-kernel.
-type linear struct {
+// Active is the kernel Pack packs for on this CPU.
+func Active() *Kernel { return active }
+
+// Use makes Pack pack for k until the returned function is called (tests
+// force Portable with it, to check the fallback a CPU without AVX2 takes).
+// Matrices packed before keep their kernel.
+func Use(k *Kernel) (restore func()) {
+	prev := active
+	active = k
+	return func() { active = prev }
+}
+
+// Matrix is a Linear layer's weight ([out, in], PyTorch's layout) and bias
+// packed for a micro-kernel.
+type Matrix struct {
 	out, in int
-	kp      int          // in, rounded up to a multiple of ku
-	kernel  *microKernel // the kernel the panels are laid out for
-	panels  []float32    // ceil(out/nr) panels of kp × nr
-	bias    []float32    // [out], nil for none
+	kp      int       // in, rounded up to a multiple of ku
+	kernel  *Kernel   // the kernel the panels are laid out for
+	panels  []float32 // ceil(out/nr) panels of kp × nr
+	bias    []float32 // [out], nil for none
 }
 
 // roundUp rounds x up to a multiple of m.
 func roundUp(x, m int) int { return (x + m - 1) / m * m }
 
-// packLinear packs weight w [out, in] and bias (nil for none) for
-// activeKernel.
-func packLinear(w, bias []float32, out, in int) *linear {
-	nr, kp := activeKernel.nr, roundUp(in, ku)
-	l := &linear{out: out, in: in, kp: kp, kernel: activeKernel, panels: make([]float32, roundUp(out, nr)*kp), bias: bias}
+// Pack packs weight w [out, in] and bias (nil for none) for the active
+// kernel. The Matrix keeps bias, not a copy.
+func Pack(w, bias []float32, out, in int) *Matrix {
+	nr, kp := active.nr, roundUp(in, ku)
+	l := &Matrix{out: out, in: in, kp: kp, kernel: active, panels: make([]float32, roundUp(out, nr)*kp), bias: bias}
 	for j := 0; j < out; j++ {
 		panel := l.panels[(j/nr)*kp*nr : (j/nr+1)*kp*nr]
 		for k, v := range w[j*in : (j+1)*in] {
@@ -89,23 +101,29 @@ func packLinear(w, bias []float32, out, in int) *linear {
 	return l
 }
 
-// epilogue is what a product does with its output.
-type epilogue int
+// Epilogue is what a product does with its output.
+type Epilogue int
 
 const (
-	store      epilogue = iota // y = x·Wᵀ + b
-	accumulate                 // y += x·Wᵀ + b (a residual connection)
-	storeGELU                  // y = quick_gelu(x·Wᵀ + b)
+	Store          Epilogue = iota // y = x·Wᵀ + b
+	Accumulate                     // y += x·Wᵀ + b (a residual connection)
+	StoreQuickGELU                 // y = quick_gelu(x·Wᵀ + b)
+	StoreReLU                      // y = max(0, x·Wᵀ + b)
 )
 
-// workers is a pool of goroutines, one per thread, started for the length
-// of an Embed call; the calling goroutine is worker 0.
-type workers struct {
-	n      int
-	jobs   chan *job   // nil when stopped
-	apack  [][]float32 // per worker: packed rows of x (mc × kc), grown on use
-	tiles  [][]float32 // per worker: an edge tile (mr × nr), grown on use
-	scores [][]float32 // per worker: attention scores of one query (tokens)
+// Out and In are the matrix's output and input sizes.
+func (m *Matrix) Out() int { return m.out }
+func (m *Matrix) In() int  { return m.in }
+
+// Pool is a pool of goroutines, one per thread, started for the length
+// of a model call (Start, then Stop); the calling goroutine is worker 0.
+// Products and Parallel loops may run while it is stopped, on the calling
+// goroutine alone.
+type Pool struct {
+	n     int
+	jobs  chan *job   // nil when stopped
+	apack [][]float32 // per worker: packed rows of x (mc × kc), grown on use
+	tiles [][]float32 // per worker: an edge tile (mr × nr), grown on use
 }
 
 // job is one parallel loop: fn(worker, i) for i in [0, n).
@@ -127,17 +145,18 @@ func (j *job) loop(worker int) {
 	}
 }
 
-// newWorkers makes a pool of n threads for sequences of tokens tokens.
-func newWorkers(n, tokens int) *workers {
-	w := &workers{n: n, apack: make([][]float32, n), tiles: make([][]float32, n), scores: make([][]float32, n)}
-	for i := range n {
-		w.scores[i] = make([]float32, tokens)
-	}
-	return w
+// NewPool makes a pool of n threads (at least 1).
+func NewPool(n int) *Pool {
+	n = max(1, n)
+	return &Pool{n: n, apack: make([][]float32, n), tiles: make([][]float32, n)}
 }
 
-// start starts the helper goroutines.
-func (w *workers) start() {
+// Threads is the number of workers, the calling goroutine included; a
+// Parallel loop's worker argument is below it.
+func (w *Pool) Threads() int { return w.n }
+
+// Start starts the helper goroutines.
+func (w *Pool) Start() {
 	w.jobs = make(chan *job, w.n)
 	for id := 1; id < w.n; id++ {
 		go func(jobs <-chan *job) {
@@ -149,15 +168,15 @@ func (w *workers) start() {
 	}
 }
 
-// stop ends the helper goroutines.
-func (w *workers) stop() {
+// Stop ends the helper goroutines.
+func (w *Pool) Stop() {
 	close(w.jobs)
 	w.jobs = nil
 }
 
-// parallel runs fn(worker, i) for every i in [0, n) on the pool and returns
+// Parallel runs fn(worker, i) for every i in [0, n) on the pool and returns
 // when all have returned.
-func (w *workers) parallel(n int, fn func(worker, i int)) {
+func (w *Pool) Parallel(n int, fn func(worker, i int)) {
 	j := &job{n: int64(n), fn: fn}
 	helpers := 0
 	if w.jobs != nil {
@@ -171,9 +190,9 @@ func (w *workers) parallel(n int, fn func(worker, i int)) {
 	j.wg.Wait()
 }
 
-// linear computes y = x·Wᵀ + b for the rows × l.in matrix x into the rows ×
-// l.out matrix y, finishing as e says.
-func (w *workers) linear(y, x []float32, rows int, l *linear, e epilogue) {
+// Linear computes y = x·Wᵀ + b for the rows × l.In() matrix x into the
+// rows × l.Out() matrix y, finishing as e says.
+func (w *Pool) Linear(y, x []float32, rows int, l *Matrix, e Epilogue) {
 	k := l.kernel
 	rowTasks := (rows + k.mc - 1) / k.mc
 	// Enough column blocks that every thread has about four tasks, but
@@ -181,7 +200,7 @@ func (w *workers) linear(y, x []float32, rows int, l *linear, e epilogue) {
 	colTasks := max(1, (4*w.n+rowTasks-1)/rowTasks)
 	nc := min(max(roundUp((l.out+colTasks-1)/colTasks, k.nr), 8*k.nr), roundUp(k.ncMax, k.nr))
 	colTasks = (l.out + nc - 1) / nc
-	w.parallel(rowTasks*colTasks, func(worker, t int) {
+	w.Parallel(rowTasks*colTasks, func(worker, t int) {
 		if len(w.apack[worker]) < k.mc*kc || len(w.tiles[worker]) < k.mr*k.nr {
 			w.apack[worker] = make([]float32, max(len(w.apack[worker]), k.mc*kc))
 			w.tiles[worker] = make([]float32, max(len(w.tiles[worker]), k.mr*k.nr))
@@ -195,13 +214,13 @@ func (w *workers) linear(y, x []float32, rows int, l *linear, e epilogue) {
 // block is one task of a product: rows [i0, i1) and columns [j0, j1) of y.
 type block struct {
 	y, x           []float32
-	l              *linear
+	l              *Matrix
 	i0, i1, j0, j1 int
 }
 
 // run computes the block, packing x into apack and computing edge tiles
 // in tile.
-func (b *block) run(apack, tile []float32, e epilogue) {
+func (b *block) run(apack, tile []float32, e Epilogue) {
 	b.begin(e)
 	k := b.l.kernel
 	mr, nr, n := k.mr, k.nr, b.l.out
@@ -231,24 +250,29 @@ func (b *block) run(apack, tile []float32, e epilogue) {
 			}
 		}
 	}
-	if e == storeGELU {
+	switch e {
+	case StoreQuickGELU:
 		for i := b.i0; i < b.i1; i++ {
-			quickGELU(b.y[i*n+b.j0 : i*n+b.j1])
+			QuickGELU(b.y[i*n+b.j0 : i*n+b.j1])
+		}
+	case StoreReLU:
+		for i := b.i0; i < b.i1; i++ {
+			ReLU(b.y[i*n+b.j0 : i*n+b.j1])
 		}
 	}
 }
 
-// begin puts the bias (and for accumulate, the old value) into the block.
-func (b *block) begin(e epilogue) {
+// begin puts the bias (and for Accumulate, the old value) into the block.
+func (b *block) begin(e Epilogue) {
 	n := b.l.out
 	for i := b.i0; i < b.i1; i++ {
 		row := b.y[i*n+b.j0 : i*n+b.j1]
 		switch {
-		case e == accumulate && b.l.bias != nil:
+		case e == Accumulate && b.l.bias != nil:
 			for j, v := range b.l.bias[b.j0:b.j1] {
 				row[j] += v
 			}
-		case e == accumulate:
+		case e == Accumulate:
 		case b.l.bias != nil:
 			copy(row, b.l.bias[b.j0:b.j1])
 		default:
@@ -301,7 +325,7 @@ func pack6(dst, x []float32, in int) {
 	}
 }
 
-// goTile is goKernel's tile: it adds a·b to the 2×3 tile of c at rows
+// goTile is Portable's tile: it adds a·b to the 2×3 tile of c at rows
 // c[0:], c[ldc:], unrolled 4 times along k.
 func goTile(a, b, c []float32, ldc int) {
 	var c00, c01, c02, c10, c11, c12 float32
@@ -344,4 +368,21 @@ func goTile(a, b, c []float32, ldc int) {
 	r1[0] += c10
 	r1[1] += c11
 	r1[2] += c12
+}
+
+// QuickGELU applies x·sigmoid(1.702·x) to every value, as HF's
+// QuickGELUActivation does in float32.
+func QuickGELU(x []float32) {
+	for i, v := range x {
+		x[i] = v * float32(1/(1+math.Exp(-float64(1.702*v))))
+	}
+}
+
+// ReLU replaces every negative value (and -0) by 0.
+func ReLU(x []float32) {
+	for i, v := range x {
+		if !(v > 0) {
+			x[i] = 0
+		}
+	}
 }

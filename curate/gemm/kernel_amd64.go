@@ -1,12 +1,8 @@
-//go:build !purego && !cuda
+//go:build !purego
 
-package vit
+package gemm
 
 import "golang.org/x/sys/cpu"
-
-// The cuda build leaves this kernel out: Go refuses Go assembly in a package
-// that uses cgo, and the cuda files do. Its CPU path (the fallback when no
-// GPU is usable) runs the Go kernel instead.
 
 // avx2Kernel is the 6×16 micro-kernel of matmul_amd64.s: twelve YMM
 // accumulators (two vectors of 8 columns for each of 6 rows), the weight
@@ -15,17 +11,17 @@ import "golang.org/x/sys/cpu"
 // chain of fused multiply-adds in k order, added to y at the end of the
 // block, so its value depends only on its row of x and column of W. On a
 // micro-panel in L1 it runs at about 105 GFLOP/s on one core (2 FMAs of 8
-// floats a cycle), 11× goKernel.
+// floats a cycle), 11× Portable.
 //
 // Its tasks are 72 rows (12 micro-panels, 72 KB of packed x in L2 for kc
 // = 256) by up to 1024 columns: packing a value of x costs about as much
 // as multiplying it by one 16-column micro-panel, so wide blocks keep the
 // packing under 2%.
-var avx2Kernel = microKernel{name: "avx2", mr: 6, nr: 16, mc: 72, ncMax: 1024, tile: tile6x16}
+var avx2Kernel = &Kernel{Name: "avx2", mr: 6, nr: 16, mc: 72, ncMax: 1024, tile: tile6x16}
 
 func init() {
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
-		activeKernel = &avx2Kernel
+		active = avx2Kernel
 	}
 }
 

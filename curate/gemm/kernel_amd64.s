@@ -1,4 +1,4 @@
-//go:build !purego && !cuda
+//go:build !purego
 
 #include "textflag.h"
 
