@@ -11,52 +11,63 @@ import (
 	"strconv"
 )
 
-// Scene splitting (--splitting-algorithm scene) finds hard cuts with
-// PySceneDetect's ContentDetector in its classic form, on frames decoded once
-// at about 256 pixels on the longer side, then shapes the scenes into clips as
-// NeMo Curator's TransNetV2 stage does (docs/formats.md §6).
+// Scene splitting (--splitting-algorithm scene) computes what PySceneDetect
+// 0.7's detect(path, ContentDetector()) computes with its defaults, frame
+// for frame (docs/formats.md §6):
+//
+//   - decoding: every frame of the first video stream at full size, as
+//     OpenCV's FFmpeg backend converts it to BGR24 (libswscale, bicubic,
+//     BT.601 coefficients whatever the stream is tagged with);
+//   - downscaling: factor = max(width, height) / 256 when that is above 1,
+//     each frame resized to round(w/f) × round(h/f) with cv2.resize's
+//     INTER_LINEAR, reproduced bit for bit (resizeBGR);
+//   - scoring: OpenCV's 8-bit HSV, the mean absolute difference of H, S and
+//     V against the previous frame, averaged with weights 1, 1, 1 (no
+//     edges); a frame scoring 27 or more is above the threshold;
+//   - minimum scene length: 15 frames enforced by FlashFilter in its MERGE
+//     mode, in seconds of presentation time (15 / fps);
+//   - frame numbers: PySceneDetect's, round(t · fps) of each frame's
+//     presentation time t as OpenCV reports it (CAP_PROP_POS_MSEC), fps
+//     being OpenCV's CAP_PROP_FPS made a fraction as PySceneDetect does. On
+//     a constant-rate video that is the frame's index; on a variable-rate
+//     one it may not be.
 //
 // Fades and dissolves: each frame is compared with the one before it only,
-// so a gradual transition spreads its change over many frames. Measured on
-// the tests' 25 fps videos: a 1 s dissolve (xfade=fade) scores at most about
-// 11 per frame and gives no cut, the two shots staying one scene (out of a
-// picture with much grey, such as colour bars, its first blended frame can
-// reach about 25, grey pixels taking the incoming hue at once). A 1 s fade out
-// to black then in from black gives exactly one cut, at the fully black frame
-// between them: nearly black pixels have a hue and saturation that jump about,
-// so the black frame and the one after it score about 100.
+// so a gradual transition spreads its change over many frames and usually
+// gives no cut; a fade through black can give one (nearly black pixels have
+// a hue and saturation that jump about).
 
-// sceneDetectSize is the longer side, in pixels, of the frames that scene
-// detection decodes (PySceneDetect also works on frames about 256 wide).
-const sceneDetectSize = 256
+// sceneDetectWidth is PySceneDetect's DEFAULT_MIN_WIDTH: frames are
+// downscaled so that their larger side is about this many pixels.
+const sceneDetectWidth = 256
 
-// ContentDetector is PySceneDetect's ContentDetector (weights 1, 1, 1, no
-// edges, no flash filter) fed one packed BGR24 frame at a time. A frame's
-// score is the mean over H, S and V of the mean absolute difference between
-// its HSV pixels and the previous frame's; frame n is a cut (the first frame
-// of a new scene) when its score reaches the threshold and n is at least
-// minSceneLen frames after the previous cut, or after frame 0 when there was
-// none (so frames 1 to minSceneLen-1 are never cuts).
-// It keeps the previous frame's HSV and allocates nothing after the first frame.
+// SceneDims is the size PySceneDetect analyses a width x height video at:
+// the factor max(width, height)/256, and round(w/f) × round(h/f) (Python's
+// round, half to even; at least 1) when it is above 1, else the size itself.
+func SceneDims(width, height int) (w, h int) {
+	long := max(width, height)
+	if long <= sceneDetectWidth {
+		return width, height
+	}
+	f := float64(long) / sceneDetectWidth
+	return max(1, int(math.RoundToEven(float64(width)/f))), max(1, int(math.RoundToEven(float64(height)/f)))
+}
+
+// ContentDetector scores frames as PySceneDetect's ContentDetector does
+// with its default weights (1, 1, 1, 0), fed one packed BGR24 frame at a
+// time. It keeps the previous frame's HSV and allocates nothing after the
+// first frame. Which scores become cuts is the flash filter's business
+// (ContentCuts).
 type ContentDetector struct {
-	threshold   float64
-	minSceneLen int
-	frame       int // number of the next frame
-	lastCut     int
-	prev, cur   []byte // HSV of the previous frame, and room for this one
+	frame     int    // number of the next frame
+	prev, cur []byte // HSV of the previous frame, and room for this one
 }
 
-// NewContentDetector returns a detector with the given threshold (27 in
-// PySceneDetect) and minimum scene length in frames (15).
-func NewContentDetector(threshold float64, minSceneLen int) *ContentDetector {
-	return &ContentDetector{threshold: threshold, minSceneLen: minSceneLen}
-}
-
-// Push scores the next frame, packed BGR24 of the same size as every other
-// frame, and tells whether it starts a new scene. The first frame scores 0.
-// A frame of another size than the previous one, or an empty one, is scored
-// 0 and starts the comparison afresh.
-func (d *ContentDetector) Push(bgr []byte) (score float64, cut bool) {
+// Push returns the score of the next frame, packed BGR24 of the same size
+// as every other frame. The first frame scores 0. A frame of another size
+// than the previous one, or an empty one, is scored 0 and starts the
+// comparison afresh.
+func (d *ContentDetector) Push(bgr []byte) float64 {
 	n := d.frame
 	d.frame++
 	size := len(bgr) / 3 * 3
@@ -66,15 +77,84 @@ func (d *ContentDetector) Push(bgr []byte) (score float64, cut bool) {
 		}
 		d.prev, d.cur = d.prev[:size], d.cur[:size]
 		scoreHSV(d.prev, d.prev, bgr)
+		return 0
+	}
+	score := scoreHSV(d.cur, d.prev, bgr)
+	d.prev, d.cur = d.cur, d.prev
+	return score
+}
+
+// ContentCuts is where PySceneDetect's ContentDetector cuts a video whose
+// frames scored scores and are presented at us[n] microseconds (as
+// OpenCV reports them) at fps frames per second: a frame scoring threshold
+// or more goes through FlashFilter in MERGE mode with a length of
+// minSceneLen/fps seconds, and each cut is numbered as PySceneDetect
+// numbers frames, round(seconds · fps). A run still merging when the video
+// ends gives no cut, as in PySceneDetect (its post_process adds none).
+func ContentCuts(scores []float64, us []int64, fps, threshold float64, minSceneLen int) []int {
+	f := flashFilter{secs: float64(minSceneLen) / fps}
+	var cuts []int
+	for n, score := range scores {
+		if t, ok := f.filter(us[n], score >= threshold); ok {
+			c := int(math.RoundToEven(float64(t) / 1e6 * fps))
+			if len(cuts) == 0 || c > cuts[len(cuts)-1] {
+				cuts = append(cuts, c)
+			}
+		}
+	}
+	return cuts
+}
+
+// flashFilter is PySceneDetect's FlashFilter in MERGE mode with a length in
+// seconds: a frame above the threshold is a cut when the last one above it
+// is at least that long ago; closer ones are merged, the merged run giving
+// one cut at its last frame above the threshold once it has lasted the
+// length and a frame below it follows. Times are microseconds, the
+// differences compared in seconds as PySceneDetect's FrameTimecode does.
+type flashFilter struct {
+	secs           float64
+	started        bool
+	lastAbove      int64
+	mergeEnabled   bool
+	mergeTriggered bool
+	mergeStart     int64
+}
+
+// since is PySceneDetect's (a - b) >= secs for timecodes a and b: a
+// difference clamped at 0, in seconds.
+func (f *flashFilter) since(a, b int64) bool {
+	return float64(max(0, a-b))/1e6 >= f.secs
+}
+
+func (f *flashFilter) filter(us int64, above bool) (int64, bool) {
+	if !(f.secs > 0) {
+		return us, above
+	}
+	if !f.started {
+		f.started, f.lastAbove = true, us
+	}
+	met := f.since(us, f.lastAbove)
+	if above {
+		f.lastAbove = us
+	}
+	if f.mergeTriggered {
+		if met && !above && f.since(f.lastAbove, f.mergeStart) {
+			f.mergeTriggered = false
+			return f.lastAbove, true
+		}
 		return 0, false
 	}
-	score = scoreHSV(d.cur, d.prev, bgr)
-	d.prev, d.cur = d.cur, d.prev
-	if score >= d.threshold && n-d.lastCut >= d.minSceneLen {
-		d.lastCut = n
-		return score, true
+	if !above {
+		return 0, false
 	}
-	return score, false
+	if met {
+		f.mergeEnabled = true
+		return us, true
+	}
+	if f.mergeEnabled {
+		f.mergeTriggered, f.mergeStart = true, us
+	}
+	return 0, false
 }
 
 // scoreHSV converts bgr into hsv and returns the content score of hsv
@@ -145,74 +225,112 @@ func hsvTables() (sdiv, hdiv [256]int32) {
 	return sdiv, hdiv
 }
 
-// sceneDetectDims is the size frames are decoded at for a width x height
-// video: the longer side brought down to sceneDetectSize, the aspect kept,
-// the shorter side even; a video that is small enough is not scaled.
-func sceneDetectDims(width, height int) (w, h int) {
-	long, short := max(width, height), min(width, height)
-	if long <= sceneDetectSize {
-		return width, height
-	}
-	short = max(2, int(math.Round(float64(short)*sceneDetectSize/float64(long)/2))*2)
-	if width >= height {
-		return sceneDetectSize, short
-	}
-	return short, sceneDetectSize
-}
-
 // sceneDecodeArgs is the ffmpeg argument list that writes every frame of the
 // first video stream of src, once each and in order (no frame dropped or
-// repeated), as raw BGR24 of w x h pixels on stdout.
-func sceneDecodeArgs(src Source, w, h int) []string {
-	args := []string{"-nostdin", "-v", "error", "-threads", "1", "-filter_threads", "1"}
+// repeated), as raw BGR24 at full size on stdout, converted as OpenCV
+// converts it. threads is ffmpeg's -threads (0: as many as it likes).
+func sceneDecodeArgs(src Source, threads int) []string {
+	args := []string{"-nostdin", "-v", "error", "-threads", strconv.Itoa(threads), "-filter_threads", "1"}
 	return append(append(args, src.inputArgs()...),
 		"-map", "0:v:0", "-an", "-sn", "-dn",
 		"-fps_mode", "passthrough",
-		"-vf", "scale="+strconv.Itoa(w)+":"+strconv.Itoa(h)+":flags=area",
+		"-vf", "scale=in_color_matrix=bt601:flags=bicubic",
 		"-pix_fmt", "bgr24", "-f", "rawvideo", "pipe:1",
 	)
 }
 
-// DetectCuts decodes src, a width x height video (as Probe reports it), once
-// with ffmpeg at about 256 pixels on the longer side and runs a
-// ContentDetector over every frame. cuts are the numbers of the frames that
-// start a new scene, in order; frames is the number of frames decoded. A file
-// ffmpeg cannot decode gives a *MediaError for src with reason
-// "scene detection failed: <ffmpeg's line>"; a cancelled ctx stops ffmpeg
-// and returns ctx's error.
+// SceneAnalysis is what content scene detection found in a video.
+type SceneAnalysis struct {
+	FPS    float64   // the frame rate PySceneDetect uses (OpenCV's, as a fraction)
+	Frames int       // frames decoded
+	Scores []float64 // each frame's content score; frame 0 scores 0
+	Cuts   []int     // frames that start a new scene, in order (never 0)
+}
+
+// DetectCuts decodes src, a width x height video (as Probe reports it),
+// once and finds its cuts as PySceneDetect's detect(path,
+// ContentDetector(threshold, minSceneLen)) does: cuts are the numbers of
+// the frames that start a new scene, in order; frames is the number of
+// frames decoded. A file ffmpeg cannot decode gives a *MediaError for src
+// with reason "scene detection failed: <ffmpeg's line>"; a cancelled ctx
+// stops ffmpeg and returns ctx's error.
 func (t Tools) DetectCuts(ctx context.Context, src string, width, height int, threshold float64, minSceneLen int) (cuts []int, frames int, err error) {
-	return t.DetectCutsSource(ctx, File(src), width, height, threshold, minSceneLen)
+	a, err := t.AnalyzeScenes(ctx, File(src), width, height, threshold, minSceneLen, 1)
+	if err != nil {
+		return nil, 0, err
+	}
+	return a.Cuts, a.Frames, nil
 }
 
 // DetectCutsSource is DetectCuts of a Source: a file, or an object that
 // ffmpeg reads over HTTP from start to end (streamed, never stored). Its
 // errors name src.Name, never src.URL.
 func (t Tools) DetectCutsSource(ctx context.Context, src Source, width, height int, threshold float64, minSceneLen int) (cuts []int, frames int, err error) {
-	if !(threshold > 0) || math.IsInf(threshold, 0) || minSceneLen < 1 {
-		return nil, 0, fmt.Errorf("scene detection %s: threshold %v must be a positive number and the minimum scene length %d at least 1 frame", src.Name, threshold, minSceneLen)
-	}
-	if width <= 0 || height <= 0 {
-		return nil, 0, fmt.Errorf("scene detection %s: no frame size (%dx%d)", src.Name, width, height)
-	}
-	w, h := sceneDetectDims(width, height)
-	detector := NewContentDetector(threshold, minSceneLen)
-	frames, err = t.decodeSceneFrames(ctx, src, w, h, func(n int, frame []byte) {
-		if _, cut := detector.Push(frame); cut {
-			cuts = append(cuts, n)
-		}
-	})
+	a, err := t.AnalyzeScenes(ctx, src, width, height, threshold, minSceneLen, 1)
 	if err != nil {
 		return nil, 0, err
 	}
-	return cuts, frames, nil
+	return a.Cuts, a.Frames, nil
+}
+
+// AnalyzeScenes is DetectCutsSource with every frame's score and the frame
+// rate, decoding with threads ffmpeg threads (0: ffmpeg's choice). While
+// ffmpeg decodes, ffprobe reads the packets' timestamps (demuxing only);
+// if it cannot, frames are taken to be evenly spaced at the stream's rate.
+func (t Tools) AnalyzeScenes(ctx context.Context, src Source, width, height int, threshold float64, minSceneLen int, threads int) (*SceneAnalysis, error) {
+	if !(threshold > 0) || math.IsInf(threshold, 0) || minSceneLen < 1 {
+		return nil, fmt.Errorf("scene detection %s: threshold %v must be a positive number and the minimum scene length %d at least 1 frame", src.Name, threshold, minSceneLen)
+	}
+	if width <= 0 || height <= 0 {
+		return nil, fmt.Errorf("scene detection %s: no frame size (%dx%d)", src.Name, width, height)
+	}
+	type timesResult struct {
+		ft  frameTimes
+		err error
+	}
+	timesCh := make(chan timesResult, 1)
+	go func() {
+		ft, err := t.probeFrameTimes(ctx, src)
+		timesCh <- timesResult{ft, err}
+	}()
+	dw, dh := SceneDims(width, height)
+	small := make([]byte, dw*dh*3)
+	var detector ContentDetector
+	var scores []float64
+	frames, err := t.decodeSceneFrames(ctx, src, width, height, threads, func(n int, frame []byte) {
+		img := frame
+		if dw != width || dh != height {
+			resizeBGR(small, frame, width, height, dw, dh)
+			img = small
+		}
+		scores = append(scores, detector.Push(img))
+	})
+	times := <-timesCh
+	if err != nil {
+		return nil, err
+	}
+	ft := times.ft
+	if times.err != nil || len(ft.us) != frames {
+		info, perr := t.ProbeSource(ctx, src)
+		if perr != nil {
+			return nil, perr
+		}
+		if ft, err = constantTimes(frames, info.FrameRate); err != nil {
+			return nil, &MediaError{Path: src.Name, Reason: "scene detection failed: " + err.Error()}
+		}
+	}
+	fps := ft.fps()
+	return &SceneAnalysis{FPS: fps, Frames: frames, Scores: scores,
+		Cuts: ContentCuts(scores, ft.us, fps, threshold, minSceneLen)}, nil
 }
 
 // decodeSceneFrames runs ffmpeg with sceneDecodeArgs and calls each with the
-// number and pixels of every frame; the pixels are valid only during the call.
-// It returns the number of frames and always waits for ffmpeg to end.
-func (t Tools) decodeSceneFrames(ctx context.Context, src Source, w, h int, each func(n int, frame []byte)) (int, error) {
+// number and pixels of every w × h frame; the pixels are valid only during
+// the call. It returns the number of frames and always waits for ffmpeg to
+// end.
+func (t Tools) decodeSceneFrames(ctx context.Context, src Source, w, h, threads int, each func(n int, frame []byte)) (int, error) {
 	stderr := &stderrCapture{}
-	cmd := exec.CommandContext(ctx, t.FFmpeg, sceneDecodeArgs(src, w, h)...)
+	cmd := exec.CommandContext(ctx, t.FFmpeg, sceneDecodeArgs(src, threads)...)
 	cmd.Stderr = stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

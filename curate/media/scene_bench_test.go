@@ -87,11 +87,11 @@ func BenchmarkSceneDetect(b *testing.B) {
 // frames as BenchmarkSceneDetect, without scoring them.
 func BenchmarkSceneDecodeOnly(b *testing.B) {
 	tools, path := sceneBenchPath(b)
-	w, h := sceneDetectDims(1280, 720)
+	w, h := 1280, 720
 	frames := 0
 	cpu := startCPUClock(b)
 	for b.Loop() {
-		n, err := tools.decodeSceneFrames(context.Background(), File(path), w, h, func(int, []byte) {})
+		n, err := tools.decodeSceneFrames(context.Background(), File(path), w, h, 1, func(int, []byte) {})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -110,7 +110,7 @@ func BenchmarkSceneScore(b *testing.B) {
 			frames[i][j] = byte(rand.IntN(256))
 		}
 	}
-	d := NewContentDetector(27, 15)
+	var d ContentDetector
 	n := 0
 	for b.Loop() {
 		d.Push(frames[n%2])

@@ -116,41 +116,79 @@ func solidFrame(pixels int, b, g, r byte) []byte {
 	return bytes.Repeat([]byte{b, g, r}, pixels)
 }
 
-func TestContentDetector(t *testing.T) {
+func TestContentDetectorScores(t *testing.T) {
 	black, red := solidFrame(4, 0, 0, 0), solidFrame(4, 0, 0, 255)
-	// The colour flips between black and red at these frames; each flip
-	// scores exactly 170 (dH 0, dS 255, dV 255).
-	flips := map[int]bool{10: true, 12: true, 20: true, 25: true, 30: true, 31: true, 40: true, 60: true}
-	d := NewContentDetector(170, 15)
-	var cuts []int
-	current, other := black, red
-	for n := range 70 {
-		if flips[n] {
-			current, other = other, current
-		}
-		score, cut := d.Push(current)
-		if want := map[bool]float64{true: 170, false: 0}[flips[n]]; score != want {
-			t.Errorf("frame %d scored %v, want %v", n, score, want)
-		}
-		if cut {
-			cuts = append(cuts, n)
+	var d ContentDetector
+	for n, f := range [][]byte{black, black, red, red, black} {
+		want := map[bool]float64{true: 170, false: 0}[n == 2 || n == 4] // dH 0, dS 255, dV 255
+		if got := d.Push(f); got != want {
+			t.Errorf("frame %d scored %v, want %v", n, got, want)
 		}
 	}
-	// 10 and 12 are within 15 frames of frame 0; 25, 30 and 31 within 15 of
-	// the cut at 20; 40 is 20 after it; 60 is 20 after 40.
-	if want := []int{20, 40, 60}; !reflect.DeepEqual(cuts, want) {
-		t.Errorf("cuts = %v, want %v", cuts, want)
+}
+
+// everyFrame is the times of frames of a constant-rate video at fps.
+func everyFrame(frames int, fps float64) []int64 {
+	us := make([]int64, frames)
+	for n := range us {
+		us[n] = int64(math.Round(float64(n) / fps * 1e6))
 	}
-	below := NewContentDetector(170.5, 1)
-	below.Push(black)
-	if _, cut := below.Push(red); cut {
-		t.Error("a score below the threshold made a cut")
+	return us
+}
+
+// TestContentCutsMerge works PySceneDetect's FlashFilter in MERGE mode
+// (length 15 frames at 25 fps, 0.6 s) by hand.
+func TestContentCutsMerge(t *testing.T) {
+	above := func(frames ...int) []float64 {
+		s := make([]float64, 120)
+		for _, n := range frames {
+			s[n] = 30
+		}
+		return s
+	}
+	tests := []struct {
+		name   string
+		scores []float64
+		want   []int
+	}{
+		// 20 is 20 frames after frame 0: a cut. 25 and 30 are closer than
+		// 15 frames: merging starts at 25. 50 is 20 frames after 30, but
+		// the merge goes on until 15 frames pass with none above (frame
+		// 65) and it has lasted 15 frames (50 - 25): its cut is its last
+		// frame above, 50. 80 is a cut; the flash at 83 starts a merge that
+		// the end of the video leaves pending, so it gives none.
+		{"merge", above(20, 25, 30, 50, 80, 83), []int{20, 50, 80}},
+		// Nothing before the first cut merges: 10 and 12 are under 15
+		// frames from frame 0, then from each other; 40 is 28 after 12.
+		{"before the first cut", above(10, 12, 40), []int{40}},
+		// A run of frames above the threshold: one cut at its start, the
+		// rest merged; the merge ends 15 frames after the run, having
+		// lasted long enough, with a cut at the run's last frame.
+		{"run", above(30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46), []int{30, 46}},
+		{"exactly 15 frames", above(15, 30, 45), []int{15, 30, 45}},
+		{"14 frames", above(14, 28), nil},
+	}
+	for _, tc := range tests {
+		got := ContentCuts(tc.scores, everyFrame(len(tc.scores), 25), 25, 27, 15)
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s: cuts %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	// Frame numbers come from the times: at 30000/1001 fps with times a
+	// little late, frame 40's time still rounds to frame 40.
+	fps := 30000.0 / 1001
+	us := everyFrame(60, fps)
+	for n := range us {
+		us[n] += 3000
+	}
+	if got := ContentCuts(above(40)[:60], us, fps, 27, 15); !reflect.DeepEqual(got, []int{40}) {
+		t.Errorf("NTSC: cuts %v, want [40]", got)
 	}
 }
 
 func TestContentDetectorAllocs(t *testing.T) {
 	a, b := solidFrame(256*144, 10, 200, 30), solidFrame(256*144, 90, 20, 250)
-	d := NewContentDetector(27, 15)
+	var d ContentDetector
 	d.Push(a)
 	allocs := testing.AllocsPerRun(20, func() {
 		d.Push(b)
@@ -160,27 +198,29 @@ func TestContentDetectorAllocs(t *testing.T) {
 		t.Errorf("Push allocates %v times per two frames, want 0", allocs)
 	}
 	// A frame of another size starts afresh instead of comparing.
-	if score, cut := d.Push(solidFrame(10, 1, 2, 3)); score != 0 || cut {
-		t.Errorf("resized frame = %v, %v, want 0, false", score, cut)
+	if score := d.Push(solidFrame(10, 1, 2, 3)); score != 0 {
+		t.Errorf("resized frame scored %v, want 0", score)
 	}
 }
 
-func TestSceneDetectDims(t *testing.T) {
+func TestSceneDims(t *testing.T) {
 	tests := []struct{ width, height, w, h int }{
 		{1920, 1080, 256, 144},
 		{1280, 720, 256, 144},
 		{640, 480, 256, 192},
 		{480, 270, 256, 144},
 		{1080, 1920, 144, 256},
-		{720, 576, 256, 204},
+		{720, 576, 256, 205}, // 204.8
 		{320, 240, 256, 192},
 		{256, 100, 256, 100},
 		{160, 120, 160, 120},
-		{4000, 10, 256, 2},
+		{4000, 10, 256, 1},
+		{640, 360, 256, 144},
+		{500, 282, 256, 144}, // 144.38
 	}
 	for _, tc := range tests {
-		if w, h := sceneDetectDims(tc.width, tc.height); w != tc.w || h != tc.h {
-			t.Errorf("sceneDetectDims(%d, %d) = %dx%d, want %dx%d", tc.width, tc.height, w, h, tc.w, tc.h)
+		if w, h := SceneDims(tc.width, tc.height); w != tc.w || h != tc.h {
+			t.Errorf("SceneDims(%d, %d) = %dx%d, want %dx%d", tc.width, tc.height, w, h, tc.w, tc.h)
 		}
 	}
 }
@@ -245,17 +285,11 @@ func (v sceneVideo) cutsAndFrames() (cuts []int, frames int) {
 // sceneScores decodes path as DetectCuts does and returns every frame's score.
 func sceneScores(tb testing.TB, tools Tools, path string, width, height int) []float64 {
 	tb.Helper()
-	w, h := sceneDetectDims(width, height)
-	d := NewContentDetector(defaultThreshold, 1)
-	var scores []float64
-	_, err := tools.decodeSceneFrames(context.Background(), File(path), w, h, func(n int, frame []byte) {
-		score, _ := d.Push(frame)
-		scores = append(scores, score)
-	})
+	a, err := tools.AnalyzeScenes(context.Background(), File(path), width, height, defaultThreshold, 1, 1)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return scores
+	return a.Scores
 }
 
 // Hard cuts between distinct sources. The life source's first step changes
@@ -417,7 +451,7 @@ func TestDetectCutsCancelled(t *testing.T) {
 	ctx, cancel = context.WithCancel(context.Background())
 	defer cancel()
 	began := time.Now()
-	n, err := tools.decodeSceneFrames(ctx, File(path), 256, 192, func(n int, _ []byte) {
+	n, err := tools.decodeSceneFrames(ctx, File(path), 256, 192, 1, func(n int, _ []byte) {
 		if n == 9 {
 			cancel()
 		}

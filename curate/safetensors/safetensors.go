@@ -205,8 +205,26 @@ func (f *File) Float32(name string) ([]float32, []int, error) {
 	if !ok {
 		return nil, nil, f.errorf("no tensor %s", name)
 	}
+	if e.DType != "F32" && e.DType != "F16" && e.DType != "BF16" {
+		return nil, nil, f.errorf("tensor %s is %s, not a float tensor (F32, F16 or BF16)", name, e.DType)
+	}
+	raw, err := f.Bytes(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	out, err := DecodeFloat32(e.DType, raw)
+	if err != nil {
+		return nil, nil, f.errorf("tensor %s: %v", name, err)
+	}
+	return out, slices.Clone(e.Shape), nil
+}
+
+// DecodeFloat32 converts little-endian values of dtype F32, F16 or BF16
+// (safetensors' names, which pack's torch reader uses too) to float32,
+// exactly.
+func DecodeFloat32(dtype string, raw []byte) ([]float32, error) {
 	var conv func([]byte) float32
-	switch e.DType {
+	switch dtype {
 	case "F32":
 		conv = func(b []byte) float32 { return math.Float32frombits(binary.LittleEndian.Uint32(b)) }
 	case "F16":
@@ -214,18 +232,17 @@ func (f *File) Float32(name string) ([]float32, []int, error) {
 	case "BF16":
 		conv = func(b []byte) float32 { return BF16ToFloat32(binary.LittleEndian.Uint16(b)) }
 	default:
-		return nil, nil, f.errorf("tensor %s is %s, not a float tensor (F32, F16 or BF16)", name, e.DType)
+		return nil, fmt.Errorf("%s is not a float dtype (F32, F16 or BF16)", dtype)
 	}
-	raw, err := f.Bytes(name)
-	if err != nil {
-		return nil, nil, err
+	size := dtypeSizes[dtype]
+	if len(raw)%size != 0 {
+		return nil, fmt.Errorf("%d bytes is not a whole number of %s values", len(raw), dtype)
 	}
-	size := dtypeSizes[e.DType]
 	out := make([]float32, len(raw)/size)
 	for i := range out {
 		out[i] = conv(raw[i*size : i*size+size])
 	}
-	return out, slices.Clone(e.Shape), nil
+	return out, nil
 }
 
 // Close closes the file.
