@@ -12,17 +12,24 @@
 //     shard index (wids.go), and the clip table index.parquet, streamed one
 //     row group at a time (cliptable.go).
 //
+// It also reads one format it does not write: PyTorch state_dict files as
+// torch.save writes them (a zip of data.pkl and raw storages), through the
+// same pickle machine, recognising torch's globals and never executing
+// anything (torch.go), for the model weights NeMo Curator downloads.
+//
 // Invariants:
 //
 //   - Pure encoding: pack imports only the standard library and parquet-go;
 //     it does no I/O of its own (Tar and ClipTableWriter read and write only
-//     through the source and writer they are given), keeps no global state
+//     through the source and writer they are given; ReadTorchStateDict
+//     opens the one file it is named), keeps no global state
 //     and is safe for concurrent use (a ClipTableWriter by one goroutine).
 //   - Deterministic: the same value always gives the same bytes, and every
 //     XxxSize function equals len(Xxx(...)) without building the payload, so
 //     a filesystem can report exact sizes before producing content (likewise
 //     Tar.Size for a shard).
-//   - Decoders (Unpickle, ReadEmbeddingParquet, ReadClipTable) treat their
+//   - Decoders (Unpickle, ReadEmbeddingParquet, ReadClipTable,
+//     ReadTorchStateDict) treat their
 //     input as untrusted: malformed or truncated bytes give an error, never a
 //     panic or an allocation larger than the input justifies.
 //   - Encoders panic only on programming errors (an unsupported Go type given
