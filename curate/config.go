@@ -21,10 +21,12 @@ type Config struct {
 	// Bucket, if set, is the input instead of a folder: the videos below
 	// an s3://BUCKET/PREFIX/ (Input is then its URI). ffmpeg reads each
 	// through presigned URLs, seeking with range requests.
-	Bucket           Bucket
-	Splitting        Splitting
-	Stride           plan.StrideParams // for SplitFixedStride
-	Scene            plan.SceneParams  // for SplitScene
+	Bucket    Bucket
+	Splitting Splitting
+	Stride    plan.StrideParams // for SplitFixedStride
+	Scene     plan.SceneParams  // for SplitScene and SplitTransNetV2 (MaxLength, MinLength, Crop)
+	// TransNet is the loaded network SplitTransNetV2 runs (LoadModels sets it).
+	TransNet         *TransNetSplit
 	Motion           MotionMode
 	MotionThresholds motion.Thresholds
 	// Captions, if set, captions every window of every passed clip.
@@ -65,6 +67,7 @@ type Splitting string
 const (
 	SplitFixedStride Splitting = "fixed_stride" // plan.FixedStride, the default
 	SplitScene       Splitting = "scene"        // at shot boundaries (DetectCuts, plan.SceneSpans)
+	SplitTransNetV2  Splitting = "transnetv2"   // at TransNetV2's transitions (Config.TransNet), NeMo's default
 )
 
 // MotionMode says what is done with motion scores (NeMo's --motion-filter).
@@ -111,9 +114,9 @@ func configErrorf(format string, args ...any) error {
 // stand for the defaults. Every error is a *ConfigError.
 func (c Config) Validate() error {
 	switch c.Splitting {
-	case "", SplitFixedStride, SplitScene:
+	case "", SplitFixedStride, SplitScene, SplitTransNetV2:
 	default:
-		return configErrorf("--splitting-algorithm %q is not one of %s, %s", c.Splitting, SplitFixedStride, SplitScene)
+		return configErrorf("--splitting-algorithm %q is not one of %s, %s, %s", c.Splitting, SplitFixedStride, SplitScene, SplitTransNetV2)
 	}
 	if c.Stride != (plan.StrideParams{}) {
 		if err := c.Stride.Validate(); err != nil {
@@ -166,6 +169,9 @@ func (c Config) validateModels() error {
 func (c *Config) normalise() error {
 	if err := c.Validate(); err != nil {
 		return err
+	}
+	if c.Splitting == SplitTransNetV2 && c.TransNet == nil {
+		return configErrorf("--splitting-algorithm transnetv2 needs --transnetv2-model PATH (NeMo's transnetv2-pytorch-weights.pth)")
 	}
 	if c.Bucket != nil {
 		c.Input = c.Bucket.URI("")
@@ -254,14 +260,21 @@ func absFolder(what, path string) (string, error) {
 // setting existed stay up to date.
 func (c Config) settings() string {
 	stride := c.Stride
-	if c.Splitting == SplitScene {
+	if c.Splitting != SplitFixedStride {
 		stride = plan.DefaultStride() // not used: changing it changes nothing
 	}
 	s := fmt.Sprintf("stride=%g/%g/%g dry=%t upload=%t previews=%t",
 		stride.ClipLen, stride.Stride, stride.MinClipLen, c.DryRun, !c.NoUploadClips, c.GeneratePreviews)
-	if c.Splitting == SplitScene {
+	switch c.Splitting {
+	case SplitScene:
 		p := c.Scene
 		s += fmt.Sprintf(" scene=%g/%d/%g/%g/%g", p.Threshold, p.MinSceneLen, p.MaxLength, p.MinLength, p.Crop)
+	case SplitTransNetV2:
+		p, model, th := c.Scene, "?", 0.0
+		if c.TransNet != nil {
+			model, th = c.TransNet.ModelID, c.TransNet.Threshold
+		}
+		s += fmt.Sprintf(" transnetv2=%q/%g/%g/%g/%g", model, th, p.MaxLength, p.MinLength, p.Crop)
 	}
 	switch c.Motion {
 	case MotionEnable:

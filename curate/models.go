@@ -1,12 +1,14 @@
 package curate
 
 import (
+	"cmp"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 
 	"github.com/clipfs/clipfs/curate/aesthetic"
+	"github.com/clipfs/clipfs/curate/transnet"
 	"github.com/clipfs/clipfs/curate/vit"
 )
 
@@ -28,15 +30,22 @@ type ModelOptions struct {
 	// AestheticThreshold, if set, filters clips scoring below it.
 	AestheticThreshold *float64
 	AestheticReduction string // how frame scores make the clip's: "min" or "mean"
-	Device             string // where models run: vit.DeviceAuto, DeviceCPU or DeviceCUDA
-	Batch              int    // frames per model call, gathered across clips
+	// TransNetV2Model is TransNetV2's weights for --splitting-algorithm
+	// transnetv2: NeMo's transnetv2-pytorch-weights.pth (a PyTorch
+	// state_dict) or a safetensors file with the same tensor names.
+	TransNetV2Model string
+	// TransNetV2Threshold: a frame whose transition probability is above
+	// it is a transition (NeMo's default 0.4).
+	TransNetV2Threshold float64
+	Device              string // where models run: vit.DeviceAuto, DeviceCPU or DeviceCUDA
+	Batch               int    // frames per model call, gathered across clips
 }
 
 // DefaultModelOptions are NeMo Curator's defaults: no model, CLIP, 8
 // frames, min reduction, the best device, batches of 64 frames.
 func DefaultModelOptions() ModelOptions {
 	return ModelOptions{EmbeddingAlgorithm: "clip", EmbeddingFrames: 8, AestheticReduction: "min",
-		Device: vit.DeviceAuto, Batch: 64}
+		TransNetV2Threshold: 0.4, Device: vit.DeviceAuto, Batch: 64}
 }
 
 // Validate checks o without loading anything; every error is a
@@ -50,6 +59,9 @@ func (o ModelOptions) Validate() error {
 	}
 	if o.EmbeddingFrames <= 0 || o.Batch <= 0 {
 		return configErrorf("--embedding-frames and --model-batch must be positive")
+	}
+	if !(o.TransNetV2Threshold > 0 && o.TransNetV2Threshold < 1) {
+		return configErrorf("--transnetv2-threshold %v must be between 0 and 1 (a probability)", o.TransNetV2Threshold)
 	}
 	if o.AestheticReduction != "min" && o.AestheticReduction != "mean" {
 		return configErrorf("--aesthetic-reduction %q is not min or mean", o.AestheticReduction)
@@ -108,7 +120,8 @@ func (l *LoadedModels) Close() {
 }
 
 // LoadModels validates o, loads the models it names and sets
-// cfg.Embedding and cfg.Aesthetics; one model used for both is loaded
+// cfg.Embedding, cfg.Aesthetics and, when cfg splits with TransNetV2,
+// cfg.TransNet; one model used for both embeddings and aesthetics is loaded
 // once. Loads are logged to cfg.Log. On error nothing stays loaded.
 func LoadModels(cfg *Config, o ModelOptions) (*LoadedModels, error) {
 	if err := o.Validate(); err != nil {
@@ -157,7 +170,22 @@ func (l *LoadedModels) load(cfg *Config, o ModelOptions, log *slog.Logger) error
 			aesthetics.Threshold = &v
 		}
 	}
-	cfg.Embedding, cfg.Aesthetics = embedding, aesthetics
+	var split *TransNetSplit
+	switch {
+	case cfg.Splitting == SplitTransNetV2 && o.TransNetV2Model == "":
+		return configErrorf("--splitting-algorithm transnetv2 needs --transnetv2-model PATH (NeMo's transnetv2-pytorch-weights.pth)")
+	case cfg.Splitting == SplitTransNetV2:
+		m, err := transnet.Load(o.TransNetV2Model)
+		if err != nil {
+			return err
+		}
+		net := transnet.NewNet(m, 0)
+		log.Info("model loaded", "path", o.TransNetV2Model, "device", net.Device(), "shape", "TransNetV2")
+		split = &TransNetSplit{Net: net, ModelID: weightsID(o.TransNetV2Model), Threshold: o.TransNetV2Threshold}
+	case o.TransNetV2Model != "":
+		return configErrorf("--transnetv2-model is for --splitting-algorithm transnetv2 (not %s)", cmp.Or(cfg.Splitting, SplitFixedStride))
+	}
+	cfg.Embedding, cfg.Aesthetics, cfg.TransNet = embedding, aesthetics, split
 	return nil
 }
 

@@ -150,6 +150,9 @@ func (rc Recipe) Config(input string, local Local) (Config, *LoadedModels, error
 	if models.AestheticReduction == "" {
 		models.AestheticReduction = def.AestheticReduction
 	}
+	if models.TransNetV2Threshold == 0 {
+		models.TransNetV2Threshold = def.TransNetV2Threshold
+	}
 	loaded, err := LoadModels(&cfg, models)
 	if err != nil {
 		return cfg, nil, err

@@ -6,12 +6,20 @@ import (
 
 	"github.com/clipfs/clipfs/curate/media"
 	"github.com/clipfs/clipfs/curate/plan"
+	"github.com/clipfs/clipfs/curate/transnet"
 )
+
+// TransNetSplit is TransNetV2 loaded for --splitting-algorithm transnetv2.
+type TransNetSplit struct {
+	Net       *transnet.Net
+	ModelID   string  // the weights in the settings fingerprint (weightsID)
+	Threshold float64 // a frame above it is a transition
+}
 
 // split cuts a video into clip spans with the configured algorithm. Scene
 // detection decodes the whole video once and takes an ffmpeg slot for it.
 func (r *runner) split(ctx context.Context, sv SourceVideo, st sourceState, info media.VideoInfo) ([]plan.Span, error) {
-	if r.cfg.Splitting != SplitScene {
+	if r.cfg.Splitting == SplitFixedStride {
 		return plan.FixedStride(info.NumFrames, info.FrameRate, r.cfg.Stride), nil
 	}
 	if err := r.acquire(ctx); err != nil {
@@ -23,13 +31,38 @@ func (r *runner) split(ctx context.Context, sv SourceVideo, st sourceState, info
 		r.release()
 		return nil, err
 	}
-	cuts, frames, err := r.tools.DetectCutsSource(ctx, src, info.Width, info.Height, r.cfg.Scene.Threshold, r.cfg.Scene.MinSceneLen)
+	var scenes [][2]int
+	var frames int
+	switch r.cfg.Splitting {
+	case SplitTransNetV2:
+		scenes, frames, err = r.transNetScenes(ctx, src)
+	default:
+		var cuts []int
+		cuts, frames, err = r.tools.DetectCutsSource(ctx, src, info.Width, info.Height, r.cfg.Scene.Threshold, r.cfg.Scene.MinSceneLen)
+		scenes = plan.ScenesFromCuts(cuts, frames)
+	}
 	r.release()
 	if err != nil {
 		return nil, err
 	}
 	r.observe(StageSplit, t0)
-	spans := plan.SceneSpans(cuts, frames, info.FrameRate, r.cfg.Scene)
-	r.log.Debug("scenes", "video", sv.Path, "frames", frames, "cuts", len(cuts), "clips", len(spans))
+	spans := plan.SpansOfScenes(plan.FilterScenes(scenes, info.FrameRate, r.cfg.Scene), info.FrameRate)
+	r.log.Debug("scenes", "video", sv.Path, "algorithm", r.cfg.Splitting, "frames", frames, "scenes", len(scenes), "clips", len(spans))
 	return spans, nil
+}
+
+// transNetScenes decodes src as NeMo does for TransNetV2 and returns its
+// scenes as NeMo's _get_scenes makes them, the frames scored as they come.
+func (r *runner) transNetScenes(ctx context.Context, src media.Source) ([][2]int, int, error) {
+	tn := r.cfg.TransNet
+	sc := tn.Net.NewScorer()
+	frames, err := r.tools.DecodeShotFrames(ctx, src, 1, sc.Push)
+	if err != nil {
+		return nil, 0, err
+	}
+	scores, err := sc.Finish()
+	if err != nil {
+		return nil, 0, &media.MediaError{Path: src.Name, Reason: "scene detection failed: " + err.Error()}
+	}
+	return transnet.Scenes(scores, tn.Threshold), frames, nil
 }

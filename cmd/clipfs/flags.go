@@ -23,7 +23,7 @@ import (
 var metavars = map[string]string{
 	"db": "DIR", "input": "DIR", "video-dir": "DIR", "out": "DIR", "from": "DIR",
 	"mount": "DIR", "input-path": "DIR", "output-path": "PATH",
-	"embedding-model": "PATH", "aesthetic-model": "PATH", "aesthetic-clip-model": "PATH",
+	"embedding-model": "PATH", "aesthetic-model": "PATH", "transnetv2-model": "PATH", "transnetv2-threshold": "P", "aesthetic-clip-model": "PATH",
 	"token-file": "FILE", "listen": "ADDR",
 	"captioning-endpoint": "URL", "enhance-captions-endpoint": "URL",
 	"caption-model": "NAME", "enhance-caption-model": "NAME", "embedding-algorithm": "NAME",

@@ -51,6 +51,7 @@ var commands = map[string]func(ctx context.Context, args []string, stderr io.Wri
 	"status": runStatus,
 	"submit": runSubmit,
 	"worker": runWorker,
+	"scenes": runScenes,
 	"pause":  runControl("pause", "paused: videos in flight finish, no new one starts"),
 	"resume": runControl("resume", "resumed"),
 	"seal":   runControl("seal", "sealed the open shard"),
@@ -72,6 +73,8 @@ commands:
   submit --db DIR PATH...       queue videos or folders with a running serve
   pause | resume --db DIR       stop / restart taking new videos
   seal --db DIR                 seal the open WebDataset shard now
+  scenes VIDEO...               list each video's scenes and cut frames (PySceneDetect's ContentDetector,
+                                or --algorithm transnetv2 as NeMo Curator runs it); --json for scores too
   worker --nats URL             curate jobs that a serve with --nats or --nats-listen hands out,
                                 on this machine (CPU or GPU), sending the results back
 

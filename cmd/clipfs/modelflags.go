@@ -25,6 +25,8 @@ func addModelFlags(fs *flag.FlagSet) *modelFlags {
 	fs.StringVar(&o.AestheticCLIPModel, "aesthetic-clip-model", "", "CLIP ViT-L/14 model for aesthetic scores (default: --embedding-model)")
 	fs.Float64Var(&f.threshold, "aesthetic-threshold", math.NaN(), "move clips scoring below this to filtered_clips/ (default: score only)")
 	fs.StringVar(&o.AestheticReduction, "aesthetic-reduction", o.AestheticReduction, "how frame scores make the clip's: min or mean")
+	fs.StringVar(&o.TransNetV2Model, "transnetv2-model", "", "TransNetV2 weights for --splitting-algorithm transnetv2: NeMo's transnetv2-pytorch-weights.pth, or a .safetensors with the same tensor names")
+	fs.Float64Var(&o.TransNetV2Threshold, "transnetv2-threshold", o.TransNetV2Threshold, "transnetv2: a frame whose transition probability is above this is a transition")
 	fs.StringVar(&o.Device, "device", o.Device, "where models run: auto, cpu or cuda")
 	fs.IntVar(&o.Batch, "model-batch", o.Batch, "frames per model call, gathered across clips")
 	return f

@@ -329,8 +329,16 @@ func (t Tools) AnalyzeScenes(ctx context.Context, src Source, width, height int,
 // the call. It returns the number of frames and always waits for ffmpeg to
 // end.
 func (t Tools) decodeSceneFrames(ctx context.Context, src Source, w, h, threads int, each func(n int, frame []byte)) (int, error) {
+	return t.decodeFrames(ctx, src, sceneDecodeArgs(src, threads), w*h*3, each)
+}
+
+// decodeFrames runs ffmpeg with args, which write raw frames of frameSize
+// bytes on stdout, and calls each with the number and bytes of every frame
+// (valid only during the call). It returns the number of frames and always
+// waits for ffmpeg to end. Its errors are scene detection's.
+func (t Tools) decodeFrames(ctx context.Context, src Source, args []string, frameSize int, each func(n int, frame []byte)) (int, error) {
 	stderr := &stderrCapture{}
-	cmd := exec.CommandContext(ctx, t.FFmpeg, sceneDecodeArgs(src, threads)...)
+	cmd := exec.CommandContext(ctx, t.FFmpeg, args...)
 	cmd.Stderr = stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -339,7 +347,6 @@ func (t Tools) decodeSceneFrames(ctx context.Context, src Source, w, h, threads 
 	if err := cmd.Start(); err != nil {
 		return 0, fmt.Errorf("%s: scene detection failed: %w", src.Name, err)
 	}
-	frameSize := w * h * 3
 	frame := make([]byte, frameSize)
 	r := bufio.NewReaderSize(stdout, frameSize)
 	n := 0

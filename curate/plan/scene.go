@@ -114,10 +114,14 @@ func appendScenePieces(pieces [][2]int, start, end, maxLength, minLength int) []
 
 // SceneSpans is the clips of a video of numFrames frames (as DetectCuts
 // counted them) at fps whose cuts DetectCuts found: ScenesFromCuts, then
-// FilterScenes, each scene [s, e) becoming the span from s/fps to e/fps
-// seconds named by frames s and e.
+// FilterScenes, then SpansOfScenes.
 func SceneSpans(cuts []int, numFrames int, fps float64, p SceneParams) []Span {
-	scenes := FilterScenes(ScenesFromCuts(cuts, numFrames), fps, p)
+	return SpansOfScenes(FilterScenes(ScenesFromCuts(cuts, numFrames), fps, p), fps)
+}
+
+// SpansOfScenes turns each scene [s, e) of frame numbers into the span from
+// s/fps to e/fps seconds named by frames s and e, as NeMo's clip spans are.
+func SpansOfScenes(scenes [][2]int, fps float64) []Span {
 	if len(scenes) == 0 {
 		return nil
 	}
