@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/run.sh [ls] [read] [curate] [shard] [s3] [scene] [motion] [vit] [serve] [workers]
+# bench/run.sh [ls] [read] [curate] [shard] [s3] [scene] [transnet] [motion] [vit] [serve] [workers]
 #
 # Benchmarks clipfs against a baseline measured in the same run, and prints
 # the medians of RUNS runs of each, their ratio and a verdict per benchmark:
@@ -45,11 +45,16 @@
 #           mount process's peak RSS (VmHWM) after the cold read, target
 #           < 200 MiB. Needs SeaweedFS (scripts/install.sh test builds it, or
 #           $CLIPFS_WEED); skipped without it.
-#   scene   scene detection (curate.DetectCuts: ffmpeg decodes at 256 pixels
-#           wide, Go scores HSV changes) of a 20 s 1280x720 30 fps video of
-#           six shots, vs the same ffmpeg decode with the frames read and
-#           dropped (Go benchmarks BenchmarkSceneDetect / SceneDecodeOnly).
-#           Target: <= 1.2x.
+#   scene   content scene detection (`clipfs scenes`: PySceneDetect's
+#           ContentDetector, same cuts) of a 1 min 1920x1080 30 fps video of
+#           four shots, vs PySceneDetect's detect(path, ContentDetector()) on
+#           the same video (/usr/bin/python3 with python3-opencv and
+#           PySceneDetect's source at $CLIPFS_PYSCENEDETECT, or installed).
+#           Target: <= 0.5x.
+#   transnet TransNetV2 frames/s on the CPU (Go benchmark BenchmarkScores,
+#           1000 frames of that video at 48x27, random weights) vs the
+#           PyTorch reference (curate/transnet/testdata/reference.py bench)
+#           on the same cores. Target: >= 2x.
 #   vit     frames per second of a ViT-B/32 CLIP vision tower (random weights)
 #           on the CPU, batch 1 and 8 (Go benchmark BenchmarkViTB32CPU), vs
 #           PyTorch on the same CPU (curate/vit/kernels/bench_torch.py, when
@@ -116,9 +121,9 @@ die() { echo "bench: $*" >&2; exit 1; }
 say() { echo "bench: $*" >&2; }
 
 benches=("$@")
-[[ ${#benches[@]} -gt 0 ]] || benches=(ls read curate shard s3 scene motion vit serve workers)
+[[ ${#benches[@]} -gt 0 ]] || benches=(ls read curate shard s3 scene transnet motion vit serve workers)
 for b in "${benches[@]}"; do
-	case $b in ls | read | curate | shard | s3 | scene | motion | vit | serve | workers) ;; *) die "unknown benchmark '$b' (ls, read, curate, shard, s3, scene, motion, vit, serve, workers)" ;; esac
+	case $b in ls | read | curate | shard | s3 | scene | transnet | motion | vit | serve | workers) ;; *) die "unknown benchmark '$b' (ls, read, curate, shard, s3, scene, transnet, motion, vit, serve, workers)" ;; esac
 done
 [[ $EUID -eq 0 ]] || die "run as root (FUSE and tmpfs mounts, drop_caches)"
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive number"
@@ -586,14 +591,87 @@ gopair() {
 	sample "$1" "$2" "$b" base
 }
 
-# ---- scene: scene detection vs decoding at the same resolution ----
+# ---- scene: content detection vs PySceneDetect ----
+# pyscenedetect_env: PYTHONPATH for PySceneDetect's source ($CLIPFS_PYSCENEDETECT)
+# when set; the check for cv2 and scenedetect succeeds when it can run.
+have_pyscenedetect() {
+	PYTHONPATH=${CLIPFS_PYSCENEDETECT:-} /usr/bin/python3 -c 'import cv2, scenedetect' 2>/dev/null
+}
+
+# scene_video: a 1 min 1920x1080 30 fps H.264 video of four shots, made once
+# and kept under BENCH_DIR's parent temporary folder between runs.
+scene_video() {
+	SCENE_VIDEO=${TMPDIR:-/tmp}/clipfs-bench-scene-1080p-60s-v1.mp4
+	[[ -s $SCENE_VIDEO ]] && return 0
+	say "scene: making a 1 min 1080p video (once)"
+	local g="" s i=0
+	for s in testsrc2 mandelbrot smptehdbars "life=seed=1:mold=10:ratio=0.1"; do
+		local sep="="
+		[[ $s == *=* ]] && sep=":"
+		g+="$s${sep}size=1920x1080:rate=30,trim=end_frame=450,setpts=PTS-STARTPTS,format=yuv420p[s$i];"
+		i=$((i + 1))
+	done
+	ffmpeg -nostdin -v error -y -filter_complex "${g}[s0][s1][s2][s3]concat=n=4:v=1:a=0[v]" -map "[v]" \
+		-c:v libx264 -preset veryfast -crf 23 "$SCENE_VIDEO.part.mp4" 2>>"$LOG" || fail "making the scene video failed"
+	mv "$SCENE_VIDEO.part.mp4" "$SCENE_VIDEO"
+}
+
+pyscenedetect_run() {
+	PYTHONPATH=${CLIPFS_PYSCENEDETECT:-} /usr/bin/python3 -c 'import sys, scenedetect
+from scenedetect import detect, ContentDetector
+print(len(detect(sys.argv[1], ContentDetector())))' "$1"
+}
+
 bench_scene() {
-	row scene wall "scene detection, 20 s 1280x720" s le:1.20
+	row scene wall "content scenes, s per min of 1080p" s le:0.50
+	scene_video
+	have_pyscenedetect || say "scene: no PySceneDetect for /usr/bin/python3 (apt-get install python3-opencv; CLIPFS_PYSCENEDETECT=its source); no baseline"
 	local r
 	for ((r = 1; r <= RUNS; r++)); do
-		gopair scene wall ./curate/ SceneDetect SceneDecodeOnly
+		timed "$BIN" scenes --json "$SCENE_VIDEO"
+		sample scene wall "$T" clipfs
+		if have_pyscenedetect; then
+			timed pyscenedetect_run "$SCENE_VIDEO"
+			sample scene wall "$T" base
+		else
+			sample scene wall nan base
+		fi
 		progress scene "$r"
 	done
+	NOTES+=("scene: both decode every frame at full size (OpenCV's FFmpeg backend and clipfs's ffmpeg, threads as each chooses) and find the same cuts; PySceneDetect $(PYTHONPATH=${CLIPFS_PYSCENEDETECT:-} /usr/bin/python3 -c 'import scenedetect, cv2; print(scenedetect.__version__, "with OpenCV", cv2.__version__)' 2>/dev/null || echo '(absent)'); ffmpeg alone decoding the video to nothing takes $(scene_decode_alone) s")
+}
+
+# scene_decode_alone: seconds of ffmpeg decoding the scene video (threads
+# as it chooses) and dropping the frames: the floor of both tools.
+scene_decode_alone() {
+	timed ffmpeg -nostdin -v error -i "$SCENE_VIDEO" -f null -
+	echo "$T"
+}
+
+# ---- transnet: TransNetV2 on the CPU vs the PyTorch reference ----
+bench_transnet() {
+	row transnet fps "TransNetV2 CPU, frames/s" fps ge:2.0
+	/usr/bin/python3 -c 'import torch' 2>/dev/null || die "transnet: /usr/bin/python3 has no torch (apt-get install python3-torch): the weights and the baseline need it"
+	local d=$WORK/transnet r out fps
+	mkdir -p "$d"
+	/usr/bin/python3 curate/transnet/testdata/reference.py weights --seed 1 --out "$d" >>"$LOG" 2>&1 || fail "reference.py weights failed"
+	scene_video
+	# The first 1000 frames of the scene video as NeMo extracts them.
+	ffmpeg -nostdin -v error -threads 4 -i "$SCENE_VIDEO" -frames:v 1000 -f rawvideo -pix_fmt rgb24 -s 48x27 "$d/frames.rgb" 2>>"$LOG" ||
+		fail "extracting frames failed"
+	for ((r = 1; r <= RUNS; r++)); do
+		out=$(TRANSNET_WEIGHTS=$d/model.pth TRANSNET_BENCH_FRAMES=$d/frames.rgb go test -run '^$' -bench '^BenchmarkScores$' -benchtime=1x -count=1 ./curate/transnet/ 2>>"$LOG") ||
+			fail "transnet benchmark failed"
+		fps=$(awk '/^BenchmarkScores/ { for (i = 3; i <= NF; i++) if ($i == "frames/s") print $(i - 1) }' <<<"$out")
+		[[ -n $fps ]] || fail "transnet benchmark printed no figure: $out"
+		sample transnet fps "$fps" clipfs
+		fps=$(/usr/bin/python3 curate/transnet/testdata/reference.py bench --weights "$d/model.pth" --frames "$d/frames.rgb" \
+			--threads "$(nproc)" --repeat 1 2>>"$LOG" | awk -F'"frames_per_s": ' 'NF > 1 { split($2, a, /[,}]/); print a[1] }')
+		[[ -n $fps ]] || fail "reference.py bench printed no figure"
+		sample transnet fps "$fps" base
+		progress transnet "$r"
+	done
+	NOTES+=("transnet: frames/s, higher is better, over 1000 frames of the scene video (NeMo's windows: each frame is run twice); ratio = clipfs / PyTorch $(/usr/bin/python3 -c 'import torch, os; print(torch.__version__, "with", os.cpu_count(), "threads")' 2>/dev/null) on the same CPU")
 }
 
 # ---- motion: motion score vs decoding the clip ----
@@ -965,7 +1043,8 @@ report() {
 	curate) what="<= 1.15x the same ffmpeg commands under xargs -P $WORKERS" ;;
 	shard) what="cold >= 0.9x the FUSE ceiling, warm >= 0.4x a local file, peak RSS < $RSS_LIMIT MiB" ;;
 	s3) what="cold >= 0.8x direct ranged GETs, cached re-read >= 0.4x a local file read cold, peak RSS < $RSS_LIMIT MiB; first byte and lag reported" ;;
-	scene) what="<= 1.2x decoding alone at the detection resolution" ;;
+	scene) what="<= 0.5x PySceneDetect" ;;
+	transnet) what=">= 2x the PyTorch reference" ;;
 	vit) what="reported" ;;
 	motion) what="reported" ;;
 	serve) what="ls -l while curating <= 2x the idle warm ls; latency reported" ;;
@@ -1011,7 +1090,7 @@ VERDICTS=()
 	if [[ ${#NOTES[@]} -gt 0 ]]; then printf '%s\n' "${NOTES[@]}"; fi
 	echo "ratio: median clipfs / median baseline (judged against the target); paired: median of the per-run ratios"
 	echo "baselines: ls = same files on tmpfs; read = dd of the blob files under DB/blobs; curate = bench/ffmpegcmds under xargs -P $WORKERS$([[ " ${benches[*]} " == *" shard "* ]] && echo ';')"
-	[[ " ${benches[*]} " == *" scene "* ]] && echo "  scene = the same ffmpeg decode, frames read and dropped; motion = libavcodec decoding the whole clip, no vectors"
+	[[ " ${benches[*]} " == *" scene "* ]] && echo "  scene = PySceneDetect's detect(path, ContentDetector()); transnet = the PyTorch reference; motion = libavcodec decoding the whole clip, no vectors"
 	[[ " ${benches[*]} " == *" s3 "* ]] && echo "  s3 = bench/s3get (minio-go ranged GETs / first byte of a GET) from the same weed mini for cold and first byte, a local copy of the shard read cold for the cached re-read, --poll for the lag, the $RSS_LIMIT MiB limit for RSS"
 	[[ " ${benches[*]} " == *" shard "* ]] && echo "  shard = bench/fuseceiling (go-fuse file served from memory, clipfs's mount options) for cold, a copy of the shard on local disk for warm and random reads, the $RSS_LIMIT MiB limit for RSS; '-': reported, no target"
 	echo "took ${elapsed} s; load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"

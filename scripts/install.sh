@@ -49,6 +49,9 @@ if [ "$profile" = test ]; then
 	[ -x /usr/bin/python3 ] || need python3
 	/usr/bin/python3 -c 'import numpy' 2>/dev/null || need python3-numpy
 	/usr/bin/python3 -c 'import PIL' 2>/dev/null || need python3-pil
+	# TransNetV2 is checked against a PyTorch reference on random weights
+	# (torch writes the .pth files the Go loader reads)
+	/usr/bin/python3 -c 'import torch' 2>/dev/null || need python3-torch
 	command -v node >/dev/null || need nodejs
 	command -v npm >/dev/null || need npm
 	# non-root mounts go through fusermount3

@@ -9,10 +9,15 @@ import (
 
 // BenchmarkScores scores 500 frames (ten windows) of random pixels with
 // the reference's random weights, on all cores; compare its frames/s with
-// `reference.py bench` (bench/run.sh transnet does both).
+// `reference.py bench` (bench/run.sh transnet does both, with the weights
+// in TRANSNET_WEIGHTS and the frames of a real video in
+// TRANSNET_BENCH_FRAMES).
 func BenchmarkScores(b *testing.B) {
-	dir := referenceWeights(b)
-	m, err := Load(filepath.Join(dir, "model.pth"))
+	path := os.Getenv("TRANSNET_WEIGHTS")
+	if path == "" {
+		path = filepath.Join(referenceWeights(b), "model.pth")
+	}
+	m, err := Load(path)
 	if err != nil {
 		b.Fatal(err)
 	}
