@@ -22,7 +22,7 @@ func TestConfigValidate(t *testing.T) {
 	}{
 		{"zero", func(c *Config) {}, ""},
 		{"scene", func(c *Config) { c.Splitting, c.Motion = SplitScene, MotionScoreOnly }, ""},
-		{"splitting", func(c *Config) { c.Splitting = "transnetv2" }, `--splitting-algorithm "transnetv2" is not one of fixed_stride, scene`},
+		{"splitting", func(c *Config) { c.Splitting = "autoshot" }, `--splitting-algorithm "autoshot" is not one of fixed_stride, scene, transnetv2`},
 		{"motion", func(c *Config) { c.Motion = "maybe" }, `--motion-filter "maybe" is not one of enable, disable, score-only`},
 		{"stride", func(c *Config) { c.Stride = plan.StrideParams{ClipLen: 5, Stride: -1, MinClipLen: 1} }, "fixed stride: stride"},
 		{"scene params", func(c *Config) { c.Scene = plan.DefaultSceneParams(); c.Scene.MaxLength = -1 }, "scene splitting: maximum clip length"},
@@ -51,9 +51,36 @@ func TestConfigValidate(t *testing.T) {
 			t.Errorf("%s: Run: %v, want the *ConfigError before the missing input", c.name, err)
 		}
 	}
+	var ce *ConfigError
+	// transnetv2 is a valid setting, but a run needs the network LoadModels
+	// loads.
+	tn := Config{Input: "/nonexistent/clipfs-input", Splitting: SplitTransNetV2}
+	if err := tn.Validate(); err != nil {
+		t.Errorf("transnetv2: %v, want valid", err)
+	}
+	if _, err := Run(t.Context(), nil, media.Tools{}, tn); !errors.As(err, &ce) || !strings.Contains(err.Error(), "needs --transnetv2-model") {
+		t.Errorf("transnetv2 without its network: Run: %v, want a *ConfigError naming --transnetv2-model", err)
+	}
+	for _, o := range []struct {
+		split Splitting
+		model string
+		th    float64
+		want  string
+	}{
+		{SplitTransNetV2, "", 0.4, "--splitting-algorithm transnetv2 needs --transnetv2-model PATH"},
+		{SplitScene, "/x.pth", 0.4, "--transnetv2-model is for --splitting-algorithm transnetv2 (not scene)"},
+		{"", "/x.pth", 0.4, "(not fixed_stride)"},
+		{SplitTransNetV2, "/x.pth", 1.5, "--transnetv2-threshold 1.5 must be between 0 and 1"},
+	} {
+		opts := DefaultModelOptions()
+		opts.TransNetV2Model, opts.TransNetV2Threshold = o.model, o.th
+		cfg := Config{Splitting: o.split}
+		if _, err := LoadModels(&cfg, opts); !errors.As(err, &ce) || !strings.Contains(err.Error(), o.want) {
+			t.Errorf("LoadModels(%s, %q, %v): %v, want a *ConfigError saying %q", o.split, o.model, o.th, err, o.want)
+		}
+	}
 	// A missing input folder is a failure of the run, not a setting.
 	_, err := Run(t.Context(), nil, media.Tools{}, Config{Input: "/nonexistent/clipfs-input"})
-	var ce *ConfigError
 	if err == nil || errors.As(err, &ce) {
 		t.Errorf("Run with a missing input: %v, want a plain error", err)
 	}

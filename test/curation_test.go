@@ -71,29 +71,15 @@ func ffmpeg(t *testing.T, args ...string) {
 }
 
 // nemoScenes is NeMo's scene post-processing (docs/formats.md §6), written out
-// again so the test does not trust curate's copy: stride-split scenes longer
-// than maxLen (dropping a last piece shorter than minLen), crop both ends,
-// drop scenes shorter than minLen; lengths in frames.
+// again so the test does not trust curate's copy (nemoFilter), of the scenes
+// between cuts; lengths in frames.
 func nemoScenes(cuts []int, frames, minLen, maxLen, crop int) [][2]int {
 	bounds := append(append([]int{0}, cuts...), frames)
-	var pieces [][2]int
+	var scenes [][2]int
 	for i := 0; i+1 < len(bounds); i++ {
-		for s := bounds[i]; s < bounds[i+1]; s += maxLen {
-			e := min(s+maxLen, bounds[i+1])
-			if minLen > 0 && e-s < minLen && e == bounds[i+1] {
-				break
-			}
-			pieces = append(pieces, [2]int{s, e})
-		}
+		scenes = append(scenes, [2]int{bounds[i], bounds[i+1]})
 	}
-	var out [][2]int
-	for _, p := range pieces {
-		p = [2]int{p[0] + crop, p[1] - crop}
-		if p[1]-p[0] > 0 && p[1]-p[0] >= minLen {
-			out = append(out, p)
-		}
-	}
-	return out
+	return nemoFilter(scenes, minLen, maxLen, crop)
 }
 
 func spanID(source string, s [2]int) string {

@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"os/exec"
 	"strconv"
+
+	"golang.org/x/sys/unix"
 )
 
 // Scene splitting (--splitting-algorithm scene) computes what PySceneDetect
@@ -344,6 +347,7 @@ func (t Tools) decodeFrames(ctx context.Context, src Source, args []string, fram
 	if err != nil {
 		return 0, fmt.Errorf("scene detection %s: %w", src.Name, err)
 	}
+	growPipe(stdout, frameSize)
 	if err := cmd.Start(); err != nil {
 		return 0, fmt.Errorf("%s: scene detection failed: %w", src.Name, err)
 	}
@@ -376,4 +380,19 @@ func (t Tools) decodeFrames(ctx context.Context, src Source, args []string, fram
 		return 0, &MediaError{Path: src.Name, Reason: "scene detection failed: no video frame decoded"}
 	}
 	return n, nil
+}
+
+// growPipe raises the capacity of the pipe r reads from towards one frame
+// (at most the 1 MiB an unprivileged process may ask for): a full-size
+// 1080p frame through the default 64 KiB is about a hundred writes and
+// reads, each a switch between ffmpeg and this process. Where the call is
+// refused the pipe stays as it is.
+func growPipe(r io.Reader, frameSize int) {
+	f, ok := r.(*os.File)
+	if !ok {
+		return
+	}
+	if rc, err := f.SyscallConn(); err == nil {
+		_ = rc.Control(func(fd uintptr) { _, _ = unix.FcntlInt(fd, unix.F_SETPIPE_SZ, min(frameSize, 1<<20)) })
+	}
 }

@@ -188,9 +188,17 @@ func (n *Net) forward(w *window, rgb []byte, t int) []float32 {
 // ([t][h][w][4F]).
 func (n *Net) block(w *window, b *netBlock, in, out []float32, t, h, wd int) {
 	hw, f := h*wd, b.f
-	k1 := 9 * b.in
 	w.mid = grow(w.mid, t*hw*8*f)
 	mid := w.mid
+	n.spatial(w, b, in, mid, t, h, wd)
+	n.temporal(w, b, mid, out, t, hw)
+}
+
+// spatial is the block's four 1×3×3 convolutions as one product over the
+// input unfolded into rows of 3×3×in values.
+func (n *Net) spatial(w *window, b *netBlock, in, mid []float32, t, h, wd int) {
+	hw, f := h*wd, b.f
+	k1 := 9 * b.in
 	chunk := max(1, min(t, unfoldFloats/(hw*k1)))
 	w.unfold = grow(w.unfold, chunk*hw*k1)
 	unfold := w.unfold
@@ -215,12 +223,19 @@ func (n *Net) block(w *window, b *netBlock, in, out []float32, t, h, wd int) {
 		})
 		n.pool.Linear(mid[t0*hw*8*f:], unfold[:frames*hw*k1], frames*hw, b.spatial, gemm.Store)
 	}
+}
+
+// temporal is the block's four 3×1×1 convolutions (with batch norm and,
+// for a stack's first block, the ReLU) of mid into out.
+func (n *Net) temporal(w *window, b *netBlock, mid, out []float32, t, hw int) {
+	f := b.f
+	unfold := w.unfold
 	e := gemm.Store
 	if b.relu {
 		e = gemm.StoreReLU
 	}
 	k2 := 6 * f
-	chunk = max(1, min(t, unfoldFloats/(hw*k2)))
+	chunk := max(1, min(t, unfoldFloats/(hw*k2)))
 	w.branch = grow(w.branch, chunk*hw*f)
 	branch := w.branch
 	if len(unfold) < chunk*hw*k2 {
