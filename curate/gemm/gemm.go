@@ -193,6 +193,17 @@ func (w *Pool) Parallel(n int, fn func(worker, i int)) {
 // Linear computes y = x·Wᵀ + b for the rows × l.In() matrix x into the
 // rows × l.Out() matrix y, finishing as e says.
 func (w *Pool) Linear(y, x []float32, rows int, l *Matrix, e Epilogue) {
+	w.LinearStrided(y, l.out, x, l.in, rows, l, e)
+}
+
+// LinearStrided is Linear of matrices whose rows lie ldx (x) and ldy (y)
+// floats apart, at least l.In() and l.Out(): a product can then read
+// some columns of a wider matrix (a group of channels, frames shifted in
+// time) and write into some columns of another, without copies.
+func (w *Pool) LinearStrided(y []float32, ldy int, x []float32, ldx int, rows int, l *Matrix, e Epilogue) {
+	if ldx < l.in || ldy < l.out {
+		panic("gemm: row stride shorter than the row")
+	}
 	k := l.kernel
 	rowTasks := (rows + k.mc - 1) / k.mc
 	// Enough column blocks that every thread has about four tasks, but
@@ -206,7 +217,7 @@ func (w *Pool) Linear(y, x []float32, rows int, l *Matrix, e Epilogue) {
 			w.tiles[worker] = make([]float32, max(len(w.tiles[worker]), k.mr*k.nr))
 		}
 		i0, j0 := (t/colTasks)*k.mc, (t%colTasks)*nc
-		b := block{y: y, x: x, l: l, i0: i0, i1: min(i0+k.mc, rows), j0: j0, j1: min(j0+nc, l.out)}
+		b := block{y: y, x: x, ldy: ldy, ldx: ldx, l: l, i0: i0, i1: min(i0+k.mc, rows), j0: j0, j1: min(j0+nc, l.out)}
 		b.run(w.apack[worker], w.tiles[worker][:k.mr*k.nr], e)
 	})
 }
@@ -214,6 +225,7 @@ func (w *Pool) Linear(y, x []float32, rows int, l *Matrix, e Epilogue) {
 // block is one task of a product: rows [i0, i1) and columns [j0, j1) of y.
 type block struct {
 	y, x           []float32
+	ldy, ldx       int // row strides of y and x
 	l              *Matrix
 	i0, i1, j0, j1 int
 }
@@ -223,7 +235,7 @@ type block struct {
 func (b *block) run(apack, tile []float32, e Epilogue) {
 	b.begin(e)
 	k := b.l.kernel
-	mr, nr, n := k.mr, k.nr, b.l.out
+	mr, nr, n := k.mr, k.nr, b.ldy
 	groups := (b.i1 - b.i0 + mr - 1) / mr
 	for k0 := 0; k0 < b.l.kp; k0 += kc {
 		kb := min(kc, b.l.kp-k0)
@@ -264,7 +276,7 @@ func (b *block) run(apack, tile []float32, e Epilogue) {
 
 // begin puts the bias (and for Accumulate, the old value) into the block.
 func (b *block) begin(e Epilogue) {
-	n := b.l.out
+	n := b.ldy
 	for i := b.i0; i < b.i1; i++ {
 		row := b.y[i*n+b.j0 : i*n+b.j1]
 		switch {
@@ -285,13 +297,13 @@ func (b *block) begin(e Epilogue) {
 // micro-panels of mr rows, k-major, padding missing rows and columns with
 // zeros.
 func (b *block) pack(apack []float32, k0, kb int) {
-	in, mr := b.l.in, b.l.kernel.mr
+	in, ld, mr := b.l.in, b.ldx, b.l.kernel.mr
 	kend := max(0, min(kb, in-k0))
 	for g := 0; g < (b.i1-b.i0+mr-1)/mr; g++ {
 		dst := apack[g*kb*mr : (g+1)*kb*mr]
 		i := b.i0 + g*mr
 		if mr == 6 && i+6 <= b.i1 {
-			pack6(dst[:kend*6], b.x[i*in+k0:], in)
+			pack6(dst[:kend*6], b.x[i*ld+k0:], ld)
 			clear(dst[kend*6:])
 			continue
 		}
@@ -302,7 +314,7 @@ func (b *block) pack(apack []float32, k0, kb int) {
 				}
 				continue
 			}
-			src := b.x[(i+r)*in+k0 : (i+r)*in+k0+kend]
+			src := b.x[(i+r)*ld+k0 : (i+r)*ld+k0+kend]
 			for k, v := range src {
 				dst[k*mr+r] = v
 			}

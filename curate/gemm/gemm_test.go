@@ -256,3 +256,44 @@ func BenchmarkLinearNaive(b *testing.B) {
 	}
 	b.ReportMetric(2*benchRows*benchIn*benchOut*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }
+
+// TestLinearStrided checks a product over some columns of a wider x into
+// some columns of a wider y against the same product of compact copies,
+// bit for bit, and that y's other columns are left alone.
+func TestLinearStrided(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, k := range kernels() {
+		for _, s := range [][5]int{ // rows, out, in, ldx, ldy
+			{1, 1, 1, 3, 2}, {7, 16, 32, 128, 64}, {73, 17, 40, 96, 40}, {300, 16, 96, 128, 64},
+		} {
+			rows, out, in, ldx, ldy := s[0], s[1], s[2], s[3], s[4]
+			w, bias := randomSlice(rng, out*in), randomSlice(rng, out)
+			l := packFor(k, w, bias, out, in)
+			wide := randomSlice(rng, rows*ldx)
+			compact := make([]float32, rows*in)
+			for i := range rows {
+				copy(compact[i*in:(i+1)*in], wide[i*ldx+ldx-in:])
+			}
+			pool := NewPool(2)
+			pool.Start()
+			want := make([]float32, rows*out)
+			pool.Linear(want, compact, rows, l, Accumulate)
+			y := randomSlice(rng, rows*ldy)
+			before := slices.Clone(y)
+			off := ldy - out
+			pool.LinearStrided(y[off:], ldy, wide[ldx-in:], ldx, rows, l, Store)
+			pool.Stop()
+			for i := range rows {
+				for j := range ldy {
+					got := y[i*ldy+j]
+					switch {
+					case j < off && got != before[i*ldy+j]:
+						t.Fatalf("%s %v: y[%d][%d] outside the product changed", k.Name, s, i, j)
+					case j >= off && got != want[i*out+j-off]:
+						t.Fatalf("%s %v: y[%d][%d] = %g, want %g", k.Name, s, i, j, got, want[i*out+j-off])
+					}
+				}
+			}
+		}
+	}
+}

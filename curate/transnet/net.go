@@ -14,14 +14,15 @@ import (
 // Activations are channels-last: a stack's input is [T][H][W][C] floats.
 // A block's four 1×3×3 convolutions read the same input, so they are one
 // product: the input unfolded into rows of 3×3×C values (zeros outside the
-// picture), times the four weights side by side, [8F, 9C]. Each branch's
-// 3×1×1 convolution with dilation d is then a product of rows of 3×2F values
-// (its branch's channels at frames t-d, t and t+d, zeros outside the
-// window) by [F, 6F], written into the branch's quarter of the block's
-// output. Batch norm is folded into those weights and a bias (inference
-// uses the running statistics only), and the ReLU that follows the first
-// block of a stack is the product's epilogue. Unfolding is done a few
-// frames at a time so that the unfolded rows stay a few MB.
+// picture), times the four weights side by side, [8F, 9C]; unfolding is
+// done a few frames at a time so that the unfolded rows stay a few MB.
+// Each branch's 3×1×1 convolution with dilation d is then three products
+// of [F, 2F], one per tap, reading the branch's channels at frames t-d, t
+// and t+d in place (strided rows) and adding into the branch's quarter of
+// the block's output (zeros outside the window: the outer taps skip the
+// frames at its edges). Batch norm is folded into those weights and a bias
+// (inference uses the running statistics only), then the ReLU that follows
+// the first block of a stack.
 const unfoldFloats = 1 << 21
 
 // Net is a Model ready to run on the CPU. Its methods may be called from
@@ -41,8 +42,8 @@ type Net struct {
 // netBlock is a Block packed for the products.
 type netBlock struct {
 	in, f    int
-	spatial  *gemm.Matrix            // [8F, 9·in]: the four 1×3×3 convolutions
-	temporal [dilations]*gemm.Matrix // [F, 3·2F] each, batch norm folded in
+	spatial  *gemm.Matrix                          // [8F, 9·in]: the four 1×3×3 convolutions
+	temporal [dilations][temporalTaps]*gemm.Matrix // [F, 2F] per tap, batch norm folded in (its shift the middle tap's bias)
 	relu     bool
 }
 
@@ -97,16 +98,26 @@ func packBlock(b *Block, relu bool) netBlock {
 				}
 			}
 		}
-		nb.temporal[d] = gemm.Pack(folded, bias, f, 6*f)
+		for k := range temporalTaps {
+			tap := make([]float32, f*2*f)
+			for o := range f {
+				copy(tap[o*2*f:(o+1)*2*f], folded[o*6*f+k*2*f:][:2*f])
+			}
+			var b []float32
+			if k == 1 {
+				b = bias
+			}
+			nb.temporal[d][k] = gemm.Pack(tap, b, f, 2*f)
+		}
 	}
 	return nb
 }
 
 // window is the scratch of one forward pass, grown to the longest window.
 type window struct {
-	x, y, z, mid, unfold, branch []float32
-	pooled                       [stacks][]float32
-	head                         []float32
+	x, y, z, mid, unfold []float32
+	pooled               [stacks][]float32
+	head                 []float32
 }
 
 func grow(b []float32, n int) []float32 {
@@ -120,17 +131,18 @@ func grow(b []float32, n int) []float32 {
 // rgb (t × 27 × 48 × 3 bytes): sigmoid of the single-frame head, as NeMo's
 // model returns it.
 func (n *Net) forward(w *window, rgb []byte, t int) []float32 {
-	h, wd, c := Height, Width, 3
-	w.x = grow(w.x, t*h*wd*c)
+	h, wd := Height, Width
+	w.x = grow(w.x, t*FrameBytes)
 	for i, v := range rgb[:t*FrameBytes] {
 		w.x[i] = float32(v) / 255
 	}
+	in := w.x
 	for s := range stacks {
 		b0, b1 := &n.blocks[s][0], &n.blocks[s][1]
 		out := 4 * b0.f
 		w.y = grow(w.y, t*h*wd*out)
 		w.z = grow(w.z, t*h*wd*out)
-		n.block(w, b0, w.x, w.y, t, h, wd)
+		n.block(w, b0, in, w.y, t, h, wd)
 		n.block(w, b1, w.y, w.z, t, h, wd)
 		// relu(z) + shortcut, then the 1×2×2 average pool (a last odd row
 		// or column dropped, as AvgPool3d does).
@@ -142,21 +154,21 @@ func (n *Net) forward(w *window, rgb []byte, t int) []float32 {
 			f, py := r/ph, r%ph
 			for px := range pw {
 				dst := pooled[((f*ph+py)*pw+px)*out:][:out]
-				for ch := range out {
-					var sum float32
-					for _, q := range [4][2]int{{0, 0}, {0, 1}, {1, 0}, {1, 1}} {
-						i := ((f*h+2*py+q[0])*wd+2*px+q[1])*out + ch
-						sum += max(z[i], 0) + y[i]
-					}
+				i00 := ((f*h+2*py)*wd + 2*px) * out
+				i10 := i00 + wd*out
+				z00, z01, z10, z11 := z[i00:][:out], z[i00+out:][:out], z[i10:][:out], z[i10+out:][:out]
+				y00, y01, y10, y11 := y[i00:][:out], y[i00+out:][:out], y[i10:][:out], y[i10+out:][:out]
+				for ch := range dst {
+					sum := max(z00[ch], 0) + y00[ch]
+					sum += max(z01[ch], 0) + y01[ch]
+					sum += max(z10[ch], 0) + y10[ch]
+					sum += max(z11[ch], 0) + y11[ch]
 					dst[ch] = sum / 4
 				}
 			}
 		})
-		h, wd, c = ph, pw, out
-		w.x = grow(w.x, len(pooled))
-		copy(w.x, pooled)
+		h, wd, in = ph, pw, pooled
 	}
-	_ = c
 	// The head's input per frame: colour histograms' and frame
 	// similarities' features, then the last stack's pixels (H, W, C order).
 	w.head = grow(w.head, t*fc1Inputs)
@@ -191,7 +203,7 @@ func (n *Net) block(w *window, b *netBlock, in, out []float32, t, h, wd int) {
 	w.mid = grow(w.mid, t*hw*8*f)
 	mid := w.mid
 	n.spatial(w, b, in, mid, t, h, wd)
-	n.temporal(w, b, mid, out, t, hw)
+	n.temporal(b, mid, out, t, hw)
 }
 
 // spatial is the block's four 1×3×3 convolutions as one product over the
@@ -226,48 +238,28 @@ func (n *Net) spatial(w *window, b *netBlock, in, mid []float32, t, h, wd int) {
 }
 
 // temporal is the block's four 3×1×1 convolutions (with batch norm and,
-// for a stack's first block, the ReLU) of mid into out.
-func (n *Net) temporal(w *window, b *netBlock, mid, out []float32, t, hw int) {
+// for a stack's first block, the ReLU) of mid into out. Each branch's
+// convolution is three products, one per tap, reading its quarter of mid's
+// channels shifted by the dilation in time and adding into its quarter of
+// out: the middle tap over every frame (with the bias), the others over the
+// frames whose neighbour lies inside the window (outside it is zero
+// padding).
+func (n *Net) temporal(b *netBlock, mid, out []float32, t, hw int) {
 	f := b.f
-	unfold := w.unfold
-	e := gemm.Store
-	if b.relu {
-		e = gemm.StoreReLU
-	}
-	k2 := 6 * f
-	chunk := max(1, min(t, unfoldFloats/(hw*k2)))
-	w.branch = grow(w.branch, chunk*hw*f)
-	branch := w.branch
-	if len(unfold) < chunk*hw*k2 {
-		w.unfold = grow(w.unfold, chunk*hw*k2)
-		unfold = w.unfold
-	}
+	ldx, ldy := 8*f, 4*f
 	for d := range dilations {
 		dil := 1 << d
-		for t0 := 0; t0 < t; t0 += chunk {
-			frames := min(chunk, t-t0)
-			n.pool.Parallel(frames, func(_, r int) {
-				fr := t0 + r
-				for p := range hw {
-					dst := unfold[(r*hw+p)*k2:][:k2]
-					for k := range temporalTaps {
-						seg := dst[k*2*f:][:2*f]
-						src := fr + (k-1)*dil
-						if src < 0 || src >= t {
-							clear(seg)
-							continue
-						}
-						copy(seg, mid[(src*hw+p)*8*f+d*2*f:][:2*f])
-					}
-				}
-			})
-			n.pool.Linear(branch, unfold[:frames*hw*k2], frames*hw, b.temporal[d], e)
-			n.pool.Parallel(frames, func(_, r int) {
-				for p := range hw {
-					copy(out[((t0+r)*hw+p)*4*f+d*f:][:f], branch[(r*hw+p)*f:][:f])
-				}
-			})
+		x, y := mid[d*2*f:], out[d*f:]
+		n.pool.LinearStrided(y, ldy, x, ldx, t*hw, b.temporal[d][1], gemm.Store)
+		if t <= dil {
+			continue
 		}
+		rows := (t - dil) * hw
+		n.pool.LinearStrided(y[dil*hw*ldy:], ldy, x, ldx, rows, b.temporal[d][0], gemm.Accumulate)
+		n.pool.LinearStrided(y, ldy, x[dil*hw*ldx:], ldx, rows, b.temporal[d][2], gemm.Accumulate)
+	}
+	if b.relu {
+		n.pool.Parallel(t, func(_, fr int) { gemm.ReLU(out[fr*hw*ldy : (fr+1)*hw*ldy]) })
 	}
 }
 
