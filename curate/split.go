@@ -37,9 +37,10 @@ func (r *runner) split(ctx context.Context, sv SourceVideo, st sourceState, info
 	case SplitTransNetV2:
 		scenes, frames, err = r.transNetScenes(ctx, src)
 	default:
-		var cuts []int
-		cuts, frames, err = r.tools.DetectCutsSource(ctx, src, info.Width, info.Height, r.cfg.Scene.Threshold, r.cfg.Scene.MinSceneLen)
-		scenes = plan.ScenesFromCuts(cuts, frames)
+		var a *media.SceneAnalysis
+		if a, err = r.tools.AnalyzeScenes(ctx, src, info.Width, info.Height, info.PixelFormat, r.cfg.Scene.Threshold, r.cfg.Scene.MinSceneLen, 1); err == nil {
+			frames, scenes = a.Frames, plan.ScenesFromCuts(a.Cuts, a.Frames)
+		}
 	}
 	r.release()
 	if err != nil {

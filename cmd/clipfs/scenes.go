@@ -118,7 +118,7 @@ func analyze(ctx context.Context, tools media.Tools, video, algorithm string, ne
 	}
 	rep := &sceneReport{Video: video, Algorithm: algorithm}
 	if algorithm == "content" {
-		a, err := tools.AnalyzeScenes(ctx, media.File(video), info.Width, info.Height, threshold, minLen, threads)
+		a, err := tools.AnalyzeScenes(ctx, media.File(video), info.Width, info.Height, info.PixelFormat, threshold, minLen, threads)
 		if err != nil {
 			return nil, err
 		}

@@ -64,27 +64,38 @@ func checkAgainstPySceneDetect(t *testing.T, tools Tools, dir string, want expec
 	slices.Sort(names)
 	for _, name := range names {
 		v := want.Videos[name]
-		t.Run(name, func(t *testing.T) {
-			a, err := tools.AnalyzeScenes(context.Background(), File(filepath.Join(dir, name)), v.Width, v.Height, 27, 15, 1)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if a.Frames != v.Frames || a.FPS != v.FPS {
-				t.Errorf("%d frames at %v fps, PySceneDetect %d at %v", a.Frames, a.FPS, v.Frames, v.FPS)
-			}
-			worst, at := 0.0, -1
-			for n := range min(len(a.Scores), len(v.Scores)) {
-				if d := math.Abs(a.Scores[n] - v.Scores[n]); d > worst {
-					worst, at = d, n
-				}
-			}
-			if worst != 0 {
-				t.Errorf("scores differ from PySceneDetect's by up to %g (frame %d: %v, want %v)", worst, at, a.Scores[at], v.Scores[at])
-			}
-			if !reflect.DeepEqual(a.Cuts, v.Cuts) && (len(a.Cuts) > 0 || len(v.Cuts) > 0) {
-				t.Errorf("cuts %v, PySceneDetect %v", a.Cuts, v.Cuts)
-			}
-		})
+		// Each video both ways: from its yuv420p planes, and converted
+		// to BGR24 by ffmpeg (what any other pixel format takes).
+		for _, path := range []struct{ name, pixFmt string }{{"planes", "yuv420p"}, {"bgr24", ""}} {
+			t.Run(name+"/"+path.name, func(t *testing.T) {
+				checkVideoAgainst(t, tools, filepath.Join(dir, name), path.pixFmt, v.Width, v.Height, v.Frames, v.FPS, v.Scores, v.Cuts)
+			})
+		}
+	}
+}
+
+// checkVideoAgainst compares the analysis of one video with
+// PySceneDetect's frames, fps, scores and cuts.
+func checkVideoAgainst(t *testing.T, tools Tools, path, pixFmt string, width, height, frames int, fps float64, scores []float64, cuts []int) {
+	t.Helper()
+	a, err := tools.AnalyzeScenes(context.Background(), File(path), width, height, pixFmt, 27, 15, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Frames != frames || a.FPS != fps {
+		t.Errorf("%d frames at %v fps, PySceneDetect %d at %v", a.Frames, a.FPS, frames, fps)
+	}
+	worst, at := 0.0, -1
+	for n := range min(len(a.Scores), len(scores)) {
+		if d := math.Abs(a.Scores[n] - scores[n]); d > worst {
+			worst, at = d, n
+		}
+	}
+	if worst != 0 {
+		t.Errorf("scores differ from PySceneDetect's by up to %g (frame %d: %v, want %v)", worst, at, a.Scores[at], scores[at])
+	}
+	if !reflect.DeepEqual(a.Cuts, cuts) && (len(a.Cuts) > 0 || len(cuts) > 0) {
+		t.Errorf("cuts %v, PySceneDetect %v", a.Cuts, cuts)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -230,16 +231,22 @@ func hsvTables() (sdiv, hdiv [256]int32) {
 
 // sceneDecodeArgs is the ffmpeg argument list that writes every frame of the
 // first video stream of src, once each and in order (no frame dropped or
-// repeated), as raw BGR24 at full size on stdout, converted as OpenCV
-// converts it. threads is ffmpeg's -threads (0: as many as it likes).
-func sceneDecodeArgs(src Source, threads int) []string {
+// repeated), raw at full size on stdout: with planes a yuv420p stream as
+// its planes, else as BGR24 converted as OpenCV converts it (libswscale
+// bicubic with BT.601 coefficients whatever the tag, and a range that is
+// full only for the yuvj formats, as swscale assumes when not told).
+// threads is ffmpeg's -threads (0: as many as it likes).
+func sceneDecodeArgs(src Source, threads int, pixFmt string, planes bool) []string {
 	args := []string{"-nostdin", "-v", "error", "-threads", strconv.Itoa(threads), "-filter_threads", "1"}
-	return append(append(args, src.inputArgs()...),
-		"-map", "0:v:0", "-an", "-sn", "-dn",
-		"-fps_mode", "passthrough",
-		"-vf", "scale=in_color_matrix=bt601:flags=bicubic",
-		"-pix_fmt", "bgr24", "-f", "rawvideo", "pipe:1",
-	)
+	args = append(append(args, src.inputArgs()...), "-map", "0:v:0", "-an", "-sn", "-dn", "-fps_mode", "passthrough")
+	if planes {
+		return append(args, "-pix_fmt", "yuv420p", "-f", "rawvideo", "pipe:1")
+	}
+	scale := "scale=in_color_matrix=bt601:flags=bicubic"
+	if !strings.HasPrefix(pixFmt, "yuvj") {
+		scale += ":in_range=tv"
+	}
+	return append(args, "-vf", scale, "-pix_fmt", "bgr24", "-f", "rawvideo", "pipe:1")
 }
 
 // SceneAnalysis is what content scene detection found in a video.
@@ -258,7 +265,7 @@ type SceneAnalysis struct {
 // with reason "scene detection failed: <ffmpeg's line>"; a cancelled ctx
 // stops ffmpeg and returns ctx's error.
 func (t Tools) DetectCuts(ctx context.Context, src string, width, height int, threshold float64, minSceneLen int) (cuts []int, frames int, err error) {
-	a, err := t.AnalyzeScenes(ctx, File(src), width, height, threshold, minSceneLen, 1)
+	a, err := t.AnalyzeScenes(ctx, File(src), width, height, "", threshold, minSceneLen, 1)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -269,7 +276,7 @@ func (t Tools) DetectCuts(ctx context.Context, src string, width, height int, th
 // ffmpeg reads over HTTP from start to end (streamed, never stored). Its
 // errors name src.Name, never src.URL.
 func (t Tools) DetectCutsSource(ctx context.Context, src Source, width, height int, threshold float64, minSceneLen int) (cuts []int, frames int, err error) {
-	a, err := t.AnalyzeScenes(ctx, src, width, height, threshold, minSceneLen, 1)
+	a, err := t.AnalyzeScenes(ctx, src, width, height, "", threshold, minSceneLen, 1)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -277,10 +284,14 @@ func (t Tools) DetectCutsSource(ctx context.Context, src Source, width, height i
 }
 
 // AnalyzeScenes is DetectCutsSource with every frame's score and the frame
-// rate, decoding with threads ffmpeg threads (0: ffmpeg's choice). While
-// ffmpeg decodes, ffprobe reads the packets' timestamps (demuxing only);
-// if it cannot, frames are taken to be evenly spaced at the stream's rate.
-func (t Tools) AnalyzeScenes(ctx context.Context, src Source, width, height int, threshold float64, minSceneLen int, threads int) (*SceneAnalysis, error) {
+// rate, decoding with threads ffmpeg threads (0: ffmpeg's choice); pixFmt
+// is the stream's pixel format as Probe reports it. A yuv420p video of even
+// size comes from ffmpeg as its decoded planes, and the pixels the resize
+// reads are converted as libswscale converts them (yuvToBGR); any other is
+// converted to BGR24 by ffmpeg. While ffmpeg decodes, ffprobe reads the
+// packets' timestamps (demuxing only); if it cannot, frames are taken to
+// be evenly spaced at the stream's rate.
+func (t Tools) AnalyzeScenes(ctx context.Context, src Source, width, height int, pixFmt string, threshold float64, minSceneLen int, threads int) (*SceneAnalysis, error) {
 	if !(threshold > 0) || math.IsInf(threshold, 0) || minSceneLen < 1 {
 		return nil, fmt.Errorf("scene detection %s: threshold %v must be a positive number and the minimum scene length %d at least 1 frame", src.Name, threshold, minSceneLen)
 	}
@@ -297,17 +308,27 @@ func (t Tools) AnalyzeScenes(ctx context.Context, src Source, width, height int,
 		timesCh <- timesResult{ft, err}
 	}()
 	dw, dh := SceneDims(width, height)
-	small := make([]byte, dw*dh*3)
+	small := make([]byte, dw*dh*bgr)
+	rs := newBGRResizer(width, height, dw, dh)
 	var detector ContentDetector
 	var scores []float64
-	frames, err := t.decodeSceneFrames(ctx, src, width, height, threads, func(n int, frame []byte) {
-		img := frame
-		if dw != width || dh != height {
-			resizeBGR(small, frame, width, height, dw, dh)
-			img = small
-		}
-		scores = append(scores, detector.Push(img))
-	})
+	var frames int
+	var err error
+	if pixFmt == "yuv420p" && width%2 == 0 && height%2 == 0 {
+		// ffmpeg hands over the decoded planes as they are; only the
+		// pixels the resize reads are converted, as libswscale would.
+		yr := newYUVRows(width, height, rs.cols)
+		frames, err = t.decodeFrames(ctx, src, sceneDecodeArgs(src, threads, pixFmt, true), width*height*3/2, func(_ int, frame []byte) {
+			yr.frame = frame
+			rs.resize(small, yr.get)
+			scores = append(scores, detector.Push(small))
+		})
+	} else {
+		frames, err = t.decodeSceneFrames(ctx, src, width, height, threads, pixFmt, func(_ int, frame []byte) {
+			rs.resize(small, func(y int) []byte { return frame[y*width*bgr:][:width*bgr] })
+			scores = append(scores, detector.Push(small))
+		})
+	}
 	times := <-timesCh
 	if err != nil {
 		return nil, err
@@ -331,8 +352,8 @@ func (t Tools) AnalyzeScenes(ctx context.Context, src Source, width, height int,
 // number and pixels of every w × h frame; the pixels are valid only during
 // the call. It returns the number of frames and always waits for ffmpeg to
 // end.
-func (t Tools) decodeSceneFrames(ctx context.Context, src Source, w, h, threads int, each func(n int, frame []byte)) (int, error) {
-	return t.decodeFrames(ctx, src, sceneDecodeArgs(src, threads), w*h*3, each)
+func (t Tools) decodeSceneFrames(ctx context.Context, src Source, w, h, threads int, pixFmt string, each func(n int, frame []byte)) (int, error) {
+	return t.decodeFrames(ctx, src, sceneDecodeArgs(src, threads, pixFmt, false), w*h*3, each)
 }
 
 // decodeFrames runs ffmpeg with args, which write raw frames of frameSize

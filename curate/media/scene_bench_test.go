@@ -91,7 +91,7 @@ func BenchmarkSceneDecodeOnly(b *testing.B) {
 	frames := 0
 	cpu := startCPUClock(b)
 	for b.Loop() {
-		n, err := tools.decodeSceneFrames(context.Background(), File(path), w, h, 1, func(int, []byte) {})
+		n, err := tools.decodeSceneFrames(context.Background(), File(path), w, h, 1, "", func(int, []byte) {})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -285,7 +285,7 @@ func (v sceneVideo) cutsAndFrames() (cuts []int, frames int) {
 // sceneScores decodes path as DetectCuts does and returns every frame's score.
 func sceneScores(tb testing.TB, tools Tools, path string, width, height int) []float64 {
 	tb.Helper()
-	a, err := tools.AnalyzeScenes(context.Background(), File(path), width, height, defaultThreshold, 1, 1)
+	a, err := tools.AnalyzeScenes(context.Background(), File(path), width, height, "yuv420p", defaultThreshold, 1, 1)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -451,7 +451,7 @@ func TestDetectCutsCancelled(t *testing.T) {
 	ctx, cancel = context.WithCancel(context.Background())
 	defer cancel()
 	began := time.Now()
-	n, err := tools.decodeSceneFrames(ctx, File(path), 256, 192, 1, func(n int, _ []byte) {
+	n, err := tools.decodeSceneFrames(ctx, File(path), 256, 192, 1, "", func(n int, _ []byte) {
 		if n == 9 {
 			cancel()
 		}
