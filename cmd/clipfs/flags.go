@@ -28,7 +28,7 @@ var metavars = map[string]string{
 	"captioning-endpoint": "URL", "enhance-captions-endpoint": "URL",
 	"caption-model": "NAME", "enhance-caption-model": "NAME", "embedding-algorithm": "NAME",
 	"captioning-prompt-text": "TEXT", "enhance-captions-prompt-text": "TEXT",
-	"splitting-algorithm": "ALGO", "motion-filter": "MODE", "device": "DEVICE", "min-free": "SIZE",
+	"splitting-algorithm": "ALGO", "algorithm": "ALGO", "motion-filter": "MODE", "device": "DEVICE", "min-free": "SIZE",
 	"aesthetic-reduction": "HOW", "store": "URI", "cache-dir": "DIR", "cache-size": "SIZE",
 	"nats": "URL", "nats-listen": "HOST:PORT", "nats-user": "USER", "nats-ca": "FILE",
 	"nats-tls-cert": "FILE", "nats-tls-key": "FILE", "queue": "NAME", "name": "NAME", "scratch": "DIR",
