@@ -6,24 +6,26 @@
 #
 #   ls      `ls -l clips` (cold mount, warm mount) and `find clips -printf %s`
 #           (cold) over CLIPS clips, vs the same tree of files on tmpfs.
-#           Target: <= 2x tmpfs.
+#           Targets: cold ls -l <= 1.5x tmpfs; warm ls -l and cold find <= 2x.
 #   read    sequential read (dd bs=1M) of READ_CLIPS clips of READ_MIB MiB
 #           through a fresh mount, cold (caches dropped) and warm, with FUSE
 #           passthrough and with --no-passthrough, vs reading the blob files
-#           directly. Target: >= 0.8x direct.
+#           directly. Target: >= 0.8x direct; cold with --no-passthrough
+#           (every byte through clipfs, spliced from the blob files) >= 0.7x.
 #   curate  `clipfs curate --workers WORKERS` of test/make-samples.sh's
 #           videos into a fresh database, vs the same ffmpeg transcodes
 #           (bench/ffmpegcmds) run by `xargs -P WORKERS`. Target: <= 1.15x.
 #   shard   wds/shard-000000.tar of SHARD_CLIPS clips of SHARD_MIB MiB
 #           (bench/populate -shard; 1 GiB by default), read through the mount:
-#           sequential dd bs=1M cold (fresh mount, caches dropped) vs the same
-#           number of bytes from a minimal go-fuse file served from memory
-#           with clipfs's mount options (bench/fuseceiling, cold too), target
-#           >= 0.9x; the re-read on the same mount (kernel cache) vs a copy of
-#           the shard on local disk (read warm), target >= 0.4x; for context
-#           (no target) the cold read vs the local copy and vs its blob files
-#           read cold (cat), and a new mount's read with the blobs still cached vs
-#           the ceiling (clipfs's own cost without the disk's); random
+#           sequential dd bs=1M cold (fresh mount, caches dropped) vs a copy
+#           of the shard on local disk read cold, target >= 0.8x; the re-read
+#           on the same mount (kernel cache) vs the local copy read warm,
+#           target >= 0.4x, and vs a minimal go-fuse file served from memory
+#           with clipfs's mount options (bench/fuseceiling), target >= 0.95x;
+#           for context (no target) the cold read vs the ceiling and vs its
+#           blob files read cold (cat), and a new mount's read with the blobs
+#           still cached vs the ceiling (clipfs's own cost without the
+#           disk's); random
 #           RAND_KIB KiB preads (bench/randread, RAND_READS reads, 1 and
 #           RAND_THREADS threads, cold and warm) vs the local copy, IOPS with
 #           no target; and the mount process's peak RSS (VmHWM) after a cold
@@ -276,7 +278,7 @@ bench_ls() {
 	MOUNTS+=("$d/tmpfs")
 	say "ls: populating $CLIPS clips (database and tmpfs tree)"
 	"$WORK/bin/populate" -db "$d/db" -n "$CLIPS" -tree "$d/tmpfs" 2>>"$LOG" || fail "populate failed"
-	row ls cold "ls -l clips/, cold mount" s le:2
+	row ls cold "ls -l clips/, cold mount" s le:1.5
 	row ls warm "ls -l clips/, warm mount" s le:2
 	row ls find "find clips/ -printf %s, cold" s le:2
 	local r
@@ -509,7 +511,7 @@ bench_read() {
 	mapfile -t blobs <"$d/blobs.txt"
 	row read pt_cold "read ${total} MiB, cold, passthrough" MiB/s ge:0.8
 	row read pt_warm "read ${total} MiB, warm, passthrough" MiB/s ge:0.8
-	row read pr_cold "read ${total} MiB, cold, --no-passthrough" MiB/s ge:0.8
+	row read pr_cold "read ${total} MiB, cold, --no-passthrough" MiB/s ge:0.7
 	row read pr_warm "read ${total} MiB, warm, --no-passthrough" MiB/s ge:0.8
 	mibs() { awk -v t="$T" -v m="$total" 'BEGIN { printf "%.1f", m / t }'; }
 	local r mode cold warm
@@ -759,12 +761,12 @@ bench_shard() {
 		fi
 	fi
 
-	row shard seq_cold "seq ${gib} GiB, cold / FUSE ceiling" MiB/s ge:0.9
+	row shard seq_cold "seq ${gib} GiB, cold / FUSE ceiling" MiB/s -
 	row shard seq_warm "seq re-read, warm / local file" MiB/s ge:0.4
-	row shard seq_cold_l "seq, cold / local file, cold" MiB/s -
+	row shard seq_cold_l "seq, cold / local file, cold" MiB/s ge:0.8
 	row shard seq_cold_b "seq, cold / cat of its blobs, cold" MiB/s -
 	row shard seq_hot "seq, new mount, blobs cached / ceil." MiB/s -
-	row shard seq_warm_c "seq re-read, warm / FUSE ceiling" MiB/s -
+	row shard seq_warm_c "seq re-read, warm / FUSE ceiling" MiB/s ge:0.95
 	local t
 	for t in 1 "$RAND_THREADS"; do
 		row shard "r${t}_cold" "rand ${RAND_KIB}K x${t} thr, cold / local" IOPS -
@@ -1038,10 +1040,10 @@ report() {
 		[[ $ok == ok ]] || misses+=("$label ${ratio}x")
 	done
 	case $bench in
-	ls) what="<= 2x tmpfs" ;;
-	read) what=">= 0.8x direct blob reads" ;;
+	ls) what="cold ls -l <= 1.5x tmpfs, warm ls -l and cold find <= 2x" ;;
+	read) what=">= 0.8x direct blob reads, cold --no-passthrough >= 0.7x" ;;
 	curate) what="<= 1.15x the same ffmpeg commands under xargs -P $WORKERS" ;;
-	shard) what="cold >= 0.9x the FUSE ceiling, warm >= 0.4x a local file, peak RSS < $RSS_LIMIT MiB" ;;
+	shard) what="cold >= 0.8x the local file read cold, warm >= 0.4x the local file and >= 0.95x the FUSE ceiling, peak RSS < $RSS_LIMIT MiB" ;;
 	s3) what="cold >= 0.8x direct ranged GETs, cached re-read >= 0.4x a local file read cold, peak RSS < $RSS_LIMIT MiB; first byte and lag reported" ;;
 	scene) what="<= 0.5x PySceneDetect" ;;
 	transnet) what=">= 2x the PyTorch reference" ;;

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sync/atomic"
 
 	"github.com/google/uuid"
@@ -109,6 +110,32 @@ func (c *ShardContent) ReadMember(i int, p []byte, off int64) (int, error) {
 		err = io.ErrUnexpectedEOF
 	}
 	return n, fmt.Errorf("blob %s: %w", m.Blob, err)
+}
+
+// MemberFile is member i's blob as an open local file, verified as
+// ReadMember verifies it, for a reader that hands the descriptor to the
+// kernel (the mount splices file data into its replies). ok is false, with
+// a nil error, for a snapshot member or a blob its store keeps in no local
+// file: read those with ReadMember. The file stays open until release is
+// called, which must be once.
+func (c *ShardContent) MemberFile(i int) (f *os.File, release func(), ok bool, err error) {
+	m := c.members[i]
+	if m.Blob == "" {
+		return nil, nil, false, nil
+	}
+	if err := c.verify(i); err != nil {
+		return nil, nil, false, err
+	}
+	cf, err := c.files.get(m.Blob)
+	if err != nil {
+		return nil, nil, false, fmt.Errorf("blob %s: %w", m.Blob, err)
+	}
+	fb, local := cf.r.(*fileBlob)
+	if !local || fb.size < m.Size {
+		c.files.put(cf)
+		return nil, nil, false, nil // ReadMember says what is wrong with a short one
+	}
+	return fb.f, func() { c.files.put(cf) }, true, nil
 }
 
 // verify checks blob member i before it is first read. A reader taking the

@@ -113,6 +113,25 @@ func (t *Tar) Member(i int) TarMember { return t.members[i] }
 // before it.
 func (t *Tar) DataOffset(i int) int64 { return t.offsets[i] + tarBlock }
 
+// InData reports whether the n bytes at archive offset off all lie inside
+// one member's data (not its header or padding), and if so which member
+// and at what offset of its data they start: such a read can be served
+// straight from the member's source (a spliced file).
+func (t *Tar) InData(off int64, n int) (member int, dataOff int64, ok bool) {
+	if off < 0 || n <= 0 {
+		return 0, 0, false
+	}
+	i := sort.Search(len(t.members), func(i int) bool { return t.offsets[i+1] > off })
+	if i == len(t.members) {
+		return 0, 0, false
+	}
+	d := off - t.offsets[i] - tarBlock
+	if d < 0 || d+int64(n) > t.members[i].Size {
+		return 0, 0, false
+	}
+	return i, d, true
+}
+
 // Header returns member i's ustar header block.
 func (t *Tar) Header(i int) [tarBlock]byte {
 	var h [tarBlock]byte

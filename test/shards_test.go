@@ -173,6 +173,12 @@ func checkRandomReads(t *testing.T, path string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkRandomReadsOf(t, path, want)
+}
+
+// checkRandomReadsOf is checkRandomReads against want.
+func checkRandomReadsOf(t *testing.T, path string, want []byte) {
+	t.Helper()
 	var wg sync.WaitGroup
 	errs := make(chan string, 8)
 	for r := range 8 {

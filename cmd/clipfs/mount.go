@@ -23,6 +23,7 @@ func runMount(ctx context.Context, args []string, stderr io.Writer) error {
 	out := flags.String("output-path", "", "output root written into clip_location (default: the mountpoint)")
 	debug := flags.Bool("debug", false, "log every FUSE request")
 	noPassthrough := flags.Bool("no-passthrough", false, "serve clip media by read calls instead of FUSE passthrough")
+	noSplice := flags.Bool("no-splice", false, "copy file data into FUSE replies instead of splicing it from the blob files")
 	verbose := flags.Bool("verbose", false, "log mount events")
 	allowOther := flags.Bool("allow-other", false, "let users other than the one who mounts read the tree (a non-root mount needs user_allow_other in /etc/fuse.conf)")
 	cf := addCacheFlags(flags, "the user's cache folder, clipfs/mount/SERVER/BUCKET/PREFIX for s3://, clipfs/db/SERVER/BUCKET/PREFIX for --db")
@@ -32,7 +33,7 @@ func runMount(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	log := newLogger(stderr, *verbose)
-	opts := mount.Options{Out: absOrEmpty(*out), Debug: *debug, NoPassthrough: *noPassthrough, AllowOther: *allowOther, Logger: log}
+	opts := mount.Options{Out: absOrEmpty(*out), Debug: *debug, NoPassthrough: *noPassthrough, NoSplice: *noSplice, AllowOther: *allowOther, Logger: log}
 	if len(pos) == 2 && strings.HasPrefix(pos[0], "s3://") && *dbDir == "" {
 		if *poll <= 0 {
 			return usageError{"--poll must be a positive duration"}

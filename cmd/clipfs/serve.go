@@ -36,6 +36,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	stopGrace := flags.Duration("stop-grace", 10*time.Second, "on SIGTERM, how long videos in hand may finish before their chunks are abandoned")
 	out := flags.String("output-path", "", "output root written into clip_location (default: the mountpoint)")
 	noPassthrough := flags.Bool("no-passthrough", false, "serve clip media by read calls instead of FUSE passthrough")
+	noSplice := flags.Bool("no-splice", false, "copy file data into FUSE replies instead of splicing it from the blob files")
 	allowOther := flags.Bool("allow-other", false, "let users other than the one who mounts read the tree (a non-root mount needs user_allow_other in /etc/fuse.conf)")
 	verbose := flags.Bool("verbose", false, "log every clip")
 	cf := addCacheFlags(flags, "the user's cache folder, clipfs/db/SERVER/BUCKET/PREFIX")
@@ -146,7 +147,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	m.follow(d)
 
-	srv, err := mount.Mount(db.DB, *mnt, mount.Options{Out: absOrEmpty(*out), NoPassthrough: *noPassthrough, AllowOther: *allowOther, Logger: log,
+	srv, err := mount.Mount(db.DB, *mnt, mount.Options{Out: absOrEmpty(*out), NoPassthrough: *noPassthrough, NoSplice: *noSplice, AllowOther: *allowOther, Logger: log,
 		Live: true, Observe: m.fuseOp})
 	if err != nil {
 		return err

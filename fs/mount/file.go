@@ -139,6 +139,11 @@ type passthroughHandle struct{ *blobHandle }
 func (h *passthroughHandle) PassthroughFd() (int, bool) { return int(h.f.Fd()), true }
 
 func (h *blobHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	if h.t.splice {
+		// The file stays open while the reply is sent: the kernel sends
+		// RELEASE only after every read of the handle got its reply.
+		return &fileResult{fd: h.f.Fd(), off: off, size: len(dest)}, 0
+	}
 	n, err := h.f.ReadAt(dest, off)
 	if err != nil && n < len(dest) {
 		if st, serr := h.f.Stat(); serr != nil || off+int64(n) < st.Size() {
@@ -146,7 +151,7 @@ func (h *blobHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Rea
 			return nil, syscall.EIO
 		}
 	}
-	return fuse.ReadResultData(dest[:n]), 0
+	return dataResult(dest[:n]), 0
 }
 
 func (h *blobHandle) Release(ctx context.Context) syscall.Errno {
@@ -169,7 +174,7 @@ func (h *storeHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Re
 		h.t.log.Warn("short read of blob", "file", h.name, "offset", off, "err", err)
 		return nil, syscall.EIO
 	}
-	return fuse.ReadResultData(dest[:n]), 0
+	return dataResult(dest[:n]), 0
 }
 
 func (h *storeHandle) Release(ctx context.Context) syscall.Errno {
@@ -301,7 +306,7 @@ func (n *renderedNode) Read(ctx context.Context, fh fusefs.FileHandle, dest []by
 		}
 	}
 	if off >= int64(len(b)) {
-		return fuse.ReadResultData(nil), 0
+		return dataResult(nil), 0
 	}
-	return fuse.ReadResultData(b[off:min(int64(len(b)), off+int64(len(dest)))]), 0
+	return dataResult(b[off:min(int64(len(b)), off+int64(len(dest)))]), 0
 }

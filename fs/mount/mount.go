@@ -28,6 +28,10 @@ type Options struct {
 	Debug bool
 	// NoPassthrough serves blobs by pread even where FUSE passthrough works.
 	NoPassthrough bool
+	// NoSplice copies blob data into replies (pread, then writev) even
+	// where splicing it to the kernel works: for comparison, and for a
+	// kernel whose splice misbehaves.
+	NoSplice bool
 	// AllowOther lets users other than the one who mounted read the tree
 	// (FUSE's allow_other; the files are world-readable). Without it the
 	// kernel refuses every other user, root included. A mount by a user
@@ -51,6 +55,11 @@ const cacheTimeout = time.Hour
 // readAheadKB is the kernel readahead set on the mount's backing device.
 const readAheadKB = 1024
 
+// maxBackground is how many asynchronous requests (readahead) the kernel
+// keeps in flight to the mount; it starts throttling at three quarters of
+// it. go-fuse's default is 12.
+const maxBackground = 64
+
 // servedTree is the tree a mount serves and how it serves it; every node
 // holds it.
 type servedTree struct {
@@ -60,6 +69,8 @@ type servedTree struct {
 	passthrough bool
 	// live: the index changes while mounted (Options.Live).
 	live bool
+	// splice: blob data goes to the kernel by splice (fileResult).
+	splice bool
 }
 
 // NewRoot returns the root node of t, for Mount or for tests that build the
@@ -123,6 +134,12 @@ func Mount(db *index.DB, mountpoint string, o Options) (*Server, error) {
 		// Passthrough needs CAP_SYS_ADMIN (the kernel's backing-file ioctl).
 		o.NoPassthrough = true
 	}
+	spliceWrite, canSplice := spliceMaxWrite()
+	canSplice = canSplice && !o.NoSplice
+	write := maxWrite
+	if canSplice {
+		write = spliceWrite
+	}
 	timeout := cacheTimeout
 	negative := time.Second
 	opts := &fusefs.Options{
@@ -137,14 +154,15 @@ func Mount(db *index.DB, mountpoint string, o Options) (*Server, error) {
 			// root mounts with mount(2) itself; others through fusermount3
 			DirectMount:   root,
 			DisableXAttrs: true,
-			DisableSplice: true, // replies are in-memory data or passthrough; 1 MiB + header overflows a pipe
-			MaxWrite:      1 << 20,
-			MaxReadAhead:  1 << 20,
+			DisableSplice: !canSplice,
+			MaxWrite:      write,
+			MaxReadAhead:  write,
+			MaxBackground: maxBackground,
 			Debug:         o.Debug,
 		},
 	}
 	served := newServedTree(tree.New(db, o.Out), o.Logger)
-	served.passthrough, served.live = !o.NoPassthrough, o.Live
+	served.passthrough, served.live, served.splice = !o.NoPassthrough, o.Live, canSplice
 	rootNode := newRoot(served)
 	var raw fuse.RawFileSystem = fusefs.NewNodeFS(rootNode, opts)
 	if o.Observe != nil {

@@ -67,15 +67,31 @@ func (n *shardNode) Read(ctx context.Context, fh fusefs.FileHandle, dest []byte,
 		return nil, errno
 	}
 	if off >= s.Size() {
-		return fuse.ReadResultData(nil), 0
+		return dataResult(nil), 0
 	}
-	k, err := s.ReadAt(dest[:min(int64(len(dest)), s.Size()-off)], off)
-	if errors.Is(err, index.ErrCorrupt) {
-		return nil, toErrno(n.t.log, index.DirShards+"/"+n.e.Name, err) // logged once per blob
+	size := int(min(int64(len(dest)), s.Size()-off))
+	if n.t.splice {
+		f, foff, release, ok, err := s.DataFile(off, size)
+		if err != nil {
+			return nil, n.readErrno(off, err)
+		}
+		if ok {
+			return &fileResult{fd: f.Fd(), off: foff, size: size, release: release}, 0
+		}
 	}
+	k, err := s.ReadAt(dest[:size], off)
 	if err != nil && err != io.EOF {
-		n.t.log.Warn("shard read failed", "shard", n.e.Name, "offset", off, "err", err)
-		return nil, syscall.EIO
+		return nil, n.readErrno(off, err)
 	}
-	return fuse.ReadResultData(dest[:k]), 0
+	return dataResult(dest[:k]), 0
+}
+
+// readErrno is the errno of a failed read at off: a corrupt blob is
+// logged once per blob, anything else once per read.
+func (n *shardNode) readErrno(off int64, err error) syscall.Errno {
+	if errors.Is(err, index.ErrCorrupt) {
+		return toErrno(n.t.log, index.DirShards+"/"+n.e.Name, err) // logged once per blob
+	}
+	n.t.log.Warn("shard read failed", "shard", n.e.Name, "offset", off, "err", err)
+	return syscall.EIO
 }

@@ -3,6 +3,7 @@ package tree
 import (
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 
 	"github.com/clipfs/clipfs/index"
@@ -52,6 +53,23 @@ func (s *Shard) Size() int64 { return s.tar.Size() }
 // end is an error (a short read inside a header reads as end-of-archive to
 // Python's tarfile).
 func (s *Shard) ReadAt(p []byte, off int64) (int, error) { return s.tar.ReadAt(s.src, p, off) }
+
+// DataFile is, for the n bytes at offset off when they lie inside one
+// member's data and that member is a blob in a local file, the file and
+// the offset in it where they start, verified and kept open until release
+// is called (once). ok is false, with a nil error, for anything else
+// (headers, padding, snapshots, blobs in no local file): read with ReadAt.
+func (s *Shard) DataFile(off int64, n int) (f *os.File, fileOff int64, release func(), ok bool, err error) {
+	i, d, in := s.tar.InData(off, n)
+	if !in {
+		return nil, 0, nil, false, nil
+	}
+	f, release, ok, err = s.src.MemberFile(i)
+	if err != nil {
+		return nil, 0, nil, false, fmt.Errorf("pack: tar: member %d %q: %w", i, s.src.Files[i].Name, err)
+	}
+	return f, d, release, ok, nil
+}
 
 // Close closes the blob files the shard keeps open.
 func (s *Shard) Close() { s.src.Close() }
