@@ -60,6 +60,11 @@ func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 // child makes (or finds) the inode of entry e and fills its attributes.
 func (d *dirNode) child(ctx context.Context, e index.Entry, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
 	ino := inodeNumber(e.Kind, d.path, e.Name)
+	if known := d.GetChild(e.Name); known != nil && known.StableAttr().Ino == ino {
+		// Known already (a listing again after its cache was dropped, as a
+		// live mount's commits do): no node to build, only attributes.
+		return known, d.knownAttr(known, e, out)
+	}
 	if e.IsDir() {
 		dirAttr(&out.Attr, e.MTime)
 		out.Ino = ino
@@ -87,6 +92,21 @@ func (d *dirNode) child(ctx context.Context, e index.Entry, out *fuse.EntryOut) 
 	}
 	out.Ino = ino
 	return child, 0
+}
+
+// knownAttr fills out for the inode the kernel already holds for e; on a
+// live mount the inode takes e first if it is newer.
+func (d *dirNode) knownAttr(known *fusefs.Inode, e index.Entry, out *fuse.EntryOut) syscall.Errno {
+	out.Ino = known.StableAttr().Ino
+	f, ok := known.Operations().(fileNode)
+	if !ok {
+		dirAttr(&out.Attr, e.MTime)
+		return 0
+	}
+	if d.t.live && f.current() != e {
+		f.refresh(e)
+	}
+	return f.attr(&out.Attr)
 }
 
 func (d *dirNode) OpendirHandle(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {
