@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/run.sh [ls] [read] [curate] [shard] [s3] [scene] [transnet] [motion] [vit] [serve] [workers]
+# bench/run.sh [ls] [read] [curate] [stages] [shard] [s3] [scene] [transnet] [motion] [vit] [serve] [workers]
 #
 # Benchmarks clipfs against a baseline measured in the same run, and prints
 # the medians of RUNS runs of each, their ratio and a verdict per benchmark:
@@ -15,6 +15,13 @@
 #   curate  `clipfs curate --workers WORKERS` of test/make-samples.sh's
 #           videos into a fresh database, vs the same ffmpeg transcodes
 #           (bench/ffmpegcmds) run by `xargs -P WORKERS`. Target: <= 1.15x.
+#   stages  `clipfs curate` of the same videos with every stage that reads
+#           frames on (--motion-filter score-only, --generate-previews,
+#           --generate-embeddings, --aesthetic-model; small random models
+#           from bench/randmodels, so the figure is decoding, not inference)
+#           vs transcoding only (no stage). Reported: what the stages' own
+#           decodes cost on top of the transcode, the figure one shared
+#           decode per clip is to bring down.
 #   shard   wds/shard-000000.tar of SHARD_CLIPS clips of SHARD_MIB MiB
 #           (bench/populate -shard; 1 GiB by default), read through the mount:
 #           sequential dd bs=1M cold (fresh mount, caches dropped) vs a copy
@@ -123,9 +130,9 @@ die() { echo "bench: $*" >&2; exit 1; }
 say() { echo "bench: $*" >&2; }
 
 benches=("$@")
-[[ ${#benches[@]} -gt 0 ]] || benches=(ls read curate shard s3 scene transnet motion vit serve workers)
+[[ ${#benches[@]} -gt 0 ]] || benches=(ls read curate stages shard s3 scene transnet motion vit serve workers)
 for b in "${benches[@]}"; do
-	case $b in ls | read | curate | shard | s3 | scene | transnet | motion | vit | serve | workers) ;; *) die "unknown benchmark '$b' (ls, read, curate, shard, s3, scene, transnet, motion, vit, serve, workers)" ;; esac
+	case $b in ls | read | curate | stages | shard | s3 | scene | transnet | motion | vit | serve | workers) ;; *) die "unknown benchmark '$b' (ls, read, curate, stages, shard, s3, scene, transnet, motion, vit, serve, workers)" ;; esac
 done
 [[ $EUID -eq 0 ]] || die "run as root (FUSE and tmpfs mounts, drop_caches)"
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive number"
@@ -252,6 +259,7 @@ build_helpers() {
 	fi
 	[[ -x $BIN ]] || fail "no clipfs binary at $BIN"
 	go build -o "$WORK/bin/populate" ./bench/populate
+	go build -o "$WORK/bin/randmodels" ./bench/randmodels
 	go build -o "$WORK/bin/ffmpegcmds" ./bench/ffmpegcmds
 	go build -o "$WORK/bin/fuseceiling" ./bench/fuseceiling
 	go build -o "$WORK/bin/randread" ./bench/randread
@@ -677,6 +685,38 @@ bench_transnet() {
 }
 
 # ---- motion: motion score vs decoding the clip ----
+# ---- stages: curate with every frame-reading stage vs transcode only ----
+bench_stages() {
+	local d=$WORK/stages r videos
+	mkdir -p "$d"
+	say "stages: making sample videos and random models"
+	bash test/make-samples.sh "$d/videos" >>"$LOG" 2>&1 || fail "make-samples.sh failed"
+	"$WORK/bin/randmodels" -out "$d/models" 2>>"$LOG" || fail "randmodels failed"
+	videos=$(find "$d/videos" -type f | wc -l)
+	row stages wall "curate, all frame stages / transcode only" s -
+	local stages=(--motion-filter score-only --generate-previews --generate-embeddings --device cpu
+		--embedding-model "$d/models/clip-embed" --aesthetic-model "$d/models/aesthetic.safetensors"
+		--aesthetic-clip-model "$d/models/clip-aesthetic")
+	stages_run() { # stages_run SIDE [FLAGS...]
+		local side=$1
+		shift
+		rm -rf "$d/db"
+		timed "$BIN" curate --input "$d/videos" --db "$d/db" --workers "$WORKERS" "$@"
+		sample stages wall "$T" "$side"
+	}
+	for ((r = 1; r <= RUNS; r++)); do
+		if ((r % 2 == 1)); then
+			stages_run clipfs "${stages[@]}"
+			stages_run base
+		else
+			stages_run base
+			stages_run clipfs "${stages[@]}"
+		fi
+		progress stages "$r"
+	done
+	NOTES+=("stages: $videos videos of test/make-samples.sh, --workers $WORKERS; 'clipfs' is curate with motion, previews, embeddings and aesthetics on, 'baseline' the same curate transcoding only")
+}
+
 bench_motion() {
 	row motion wall "motion score, s per min of clip" s -
 	local r
@@ -1043,6 +1083,7 @@ report() {
 	ls) what="cold ls -l <= 1.5x tmpfs, warm ls -l and cold find <= 2x" ;;
 	read) what=">= 0.8x direct blob reads, cold --no-passthrough >= 0.7x" ;;
 	curate) what="<= 1.15x the same ffmpeg commands under xargs -P $WORKERS" ;;
+	stages) what="reported" ;;
 	shard) what="cold >= 0.8x the local file read cold, warm >= 0.4x the local file and >= 0.95x the FUSE ceiling, peak RSS < $RSS_LIMIT MiB" ;;
 	s3) what="cold >= 0.8x direct ranged GETs, cached re-read >= 0.4x a local file read cold, peak RSS < $RSS_LIMIT MiB; first byte and lag reported" ;;
 	scene) what="<= 0.5x PySceneDetect" ;;

@@ -23,6 +23,7 @@ curate/fault               -
 curate/motion              -
 curate/safetensors         -
 curate/gemm                -
+curate/modeltest           ^curate/(safetensors|vit)$
 curate/watch               -
 curate/media               ^curate/fault$
 curate/caption             ^curate/fault$
