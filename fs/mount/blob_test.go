@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/clipfs/clipfs/fs/tree"
 	"github.com/clipfs/clipfs/fs/tree/treetest"
 	"github.com/clipfs/clipfs/index"
 	"github.com/clipfs/clipfs/index/blobcache"
@@ -38,51 +37,38 @@ func newCachedFixture(t *testing.T, nclips int) (*fixture, *blobcache.Cache, *in
 }
 
 // TestOpenBlobPicksHandle: a blob with a local file, or fetched whole into
-// one by a cache, is served from it (by the kernel with passthrough), one
-// without through the store's reader, passthrough or not.
+// one by a cache, is served from it (which the kernel may read itself, by
+// passthrough), one without through the store's reader.
 func TestOpenBlobPicksHandle(t *testing.T) {
 	local := newFixture(t, 1)
 	remote, _ := newRemoteFixture(t, 1)
 	cached, cache, _ := newCachedFixture(t, 1)
 	cases := []struct {
-		name        string
-		db          *index.DB
-		passthrough bool
-		want        string
+		name string
+		db   *index.DB
+		want string
 	}{
-		{"local", local.db, false, "*mount.blobHandle"},
-		{"local passthrough", local.db, true, "*mount.passthroughHandle"},
-		{"no local file", remote.db, false, "*mount.storeHandle"},
-		{"no local file, passthrough", remote.db, true, "*mount.storeHandle"},
-		{"cached", cached.db, false, "*mount.blobHandle"},
-		{"cached passthrough", cached.db, true, "*mount.passthroughHandle"},
+		{"local", local.db, "*mount.blobHandle"},
+		{"no local file", remote.db, "*mount.storeHandle"},
+		{"cached", cached.db, "*mount.blobHandle"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			served := newServedTree(tree.New(tc.db, "/mnt/out"), nil)
-			served.passthrough = tc.passthrough
-			page, err := served.ReadDir(index.DirClips, "", 1)
+			fs := newTestFS(tc.db, nil)
+			page, err := fs.t.ReadDir(index.DirClips, "", 1)
 			if err != nil || len(page) != 1 {
 				t.Fatal(page, err)
 			}
-			n := &blobNode{t: served, dir: index.DirClips, e: page[0]}
-			h, err := n.openBlob(context.Background(), page[0])
+			h, err := fs.blobHandleOf(context.Background(), page[0])
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer h.Release(context.Background())
+			defer h.release()
 			if got := fmt.Sprintf("%T", h); got != tc.want {
 				t.Fatalf("handle %s, want %s", got, tc.want)
 			}
-			var f *os.File
-			switch h := h.(type) {
-			case *blobHandle:
-				f = h.f
-			case *passthroughHandle:
-				f = h.f
-			}
-			if tc.db == cached.db && !strings.HasPrefix(f.Name(), cache.Dir()) {
-				t.Fatalf("cached blob served from %s, outside the cache", f.Name())
+			if bh, ok := h.(*blobHandle); ok && tc.db == cached.db && !strings.HasPrefix(bh.f.Name(), cache.Dir()) {
+				t.Fatalf("cached blob served from %s, outside the cache", bh.f.Name())
 			}
 		})
 	}

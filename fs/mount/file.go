@@ -4,141 +4,139 @@ import (
 	"context"
 	"errors"
 	"os"
-	"sync"
 	"syscall"
-	"time"
 
 	"github.com/clipfs/clipfs/fs/tree"
 	"github.com/clipfs/clipfs/index"
-	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 )
 
-// fileNode is what every regular-file node can do: report its attributes,
-// and take the index's current entry when the file changed under the same
-// name (a live mount: clipfs serve).
-type fileNode interface {
-	fusefs.InodeEmbedder
-	attr(a *fuse.Attr) syscall.Errno
-	refresh(e index.Entry)
-	current() index.Entry
-}
-
-func unixTime(s int64) *time.Time {
-	t := time.Unix(s, 0)
-	return &t
-}
-
-func fileAttr(a *fuse.Attr, size, mtime int64) {
-	a.Mode = syscall.S_IFREG | 0o444
-	a.Nlink = 1
-	a.Size = uint64(size)
-	a.Blocks = (uint64(size) + 511) / 512
-	a.Blksize = 1 << 20
-	a.SetTimes(nil, unixTime(mtime), unixTime(mtime))
-}
-
-// blobNode is a media file (clip .mp4, preview .webp) stored as a blob.
-type blobNode struct {
-	fusefs.Inode
-	t   *servedTree
-	dir string // folder of the entry, to look it up again
-	mu  sync.Mutex
-	e   index.Entry
-}
-
-func (n *blobNode) entry() index.Entry {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.e
-}
-
-func (n *blobNode) current() index.Entry { return n.entry() }
-
-// refresh points the node at another blob; files already open keep theirs.
-func (n *blobNode) refresh(e index.Entry) {
-	n.mu.Lock()
-	n.e = e
-	n.mu.Unlock()
-}
-
-func (n *blobNode) attr(a *fuse.Attr) syscall.Errno {
-	e := n.entry()
-	fileAttr(a, e.Size, e.MTime)
-	return 0
-}
-
-func (n *blobNode) Getattr(ctx context.Context, fh fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	return n.attr(&out.Attr)
-}
-
-func (n *blobNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {
-	e := n.entry()
-	h, err := n.openBlob(ctx, e)
-	if errors.Is(err, os.ErrNotExist) && n.t.live {
-		// Replaced by a commit the follower has not applied yet.
-		if fresh, lerr := n.t.Lookup(n.dir, e.Name); lerr == nil && fresh != e {
-			n.refresh(fresh)
+// openBlob opens media file e (a clip .mp4, a preview .webp) of folder
+// f.dir. Bytes that fail their digest are never served: the first open
+// reads the blob once to verify it, later opens reuse the verdict. Where
+// the kernel takes a backing file, it reads the blob's local file itself
+// (FUSE passthrough) and sends no READ.
+func (fs *rawFS) openBlob(ctx context.Context, nodeID uint64, f file, e index.Entry, out *fuse.OpenOut) (fileHandle, uint32, syscall.Errno) {
+	h, err := fs.blobHandleOf(ctx, e)
+	if errors.Is(err, os.ErrNotExist) && fs.t.live {
+		// Replaced by a commit between the lookup and the open.
+		if fresh, lerr := fs.t.Lookup(f.dir, e.Name); lerr == nil && fresh != e {
 			e = fresh
-			h, err = n.openBlob(ctx, e)
+			h, err = fs.blobHandleOf(ctx, e)
 		}
 	}
+	path := tree.ChildPath(f.dir, e.Name)
 	if err != nil {
-		return nil, 0, toErrno(n.t.log, e.Name, err)
+		return nil, 0, toErrno(fs.t.log, path, err)
 	}
-	// Bytes that fail their digest are never served: the first open reads
-	// the blob once to verify it, later opens reuse the verdict.
-	if err := n.t.VerifyBlob(e); err != nil {
-		h.Release(ctx)
-		return nil, 0, toErrno(n.t.log, tree.ChildPath(n.dir, e.Name), err)
+	if err := fs.t.VerifyBlob(e); err != nil {
+		h.release()
+		return nil, 0, toErrno(fs.t.log, path, err)
 	}
-	return h, fuse.FOPEN_KEEP_CACHE, 0
+	flags := uint32(fuse.FOPEN_KEEP_CACHE)
+	if bh, ok := h.(*blobHandle); ok && fs.t.passthrough {
+		switch id, ok := fs.backingFor(nodeID, e.Ref, bh.f); {
+		case ok:
+			bh.fs, bh.node, bh.backing = fs, nodeID, id
+			out.BackingID = id
+			flags = fuse.FOPEN_PASSTHROUGH // the kernel's own page cache of the backing file
+		case id < 0:
+			// The node is open by passthrough on another blob (the name
+			// was recommitted): the kernel takes one backing file per
+			// node, so this open is served by read, uncached.
+			flags = fuse.FOPEN_DIRECT_IO
+		}
+	}
+	return h, flags, 0
 }
 
-// blobFile is an open blob as FUSE serves it.
-type blobFile interface {
-	fusefs.FileReader
-	fusefs.FileReleaser
+// backing is the backing file the kernel reads a node's opens from.
+type backing struct {
+	id   int32
+	blob string // the blob it is
+	refs int    // opens using it
 }
 
-// openBlob opens e's blob. Where the index's store keeps it as a local
-// file, or fetches it whole into one (a cache in front of an object
-// store), that file: read by pread (blobHandle) or by the kernel itself
-// (passthroughHandle). Otherwise the store's reader (storeHandle).
-func (n *blobNode) openBlob(ctx context.Context, e index.Entry) (blobFile, error) {
-	f, ok, err := n.t.OpenBlobFile(ctx, e)
+// backingFor is the backing file ID for an open of node's blob (local
+// file f), registered with the kernel on the node's first passthrough
+// open (Linux 6.9+, as root) and shared by the node's later ones: the
+// kernel refuses a second backing file for a node. ok false: no
+// passthrough; id -1 when the node already has a backing file of another
+// blob. Where the kernel refuses backing files, no later open asks again.
+func (fs *rawFS) backingFor(node uint64, blob string, f *os.File) (id int32, ok bool) {
+	if fs.server == nil || fs.noBacking.Load() {
+		return 0, false
+	}
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if b := fs.backings[node]; b != nil {
+		if b.blob != blob {
+			return -1, false
+		}
+		b.refs++
+		return b.id, true
+	}
+	id, errno := fs.server.RegisterBackingFd(&fuse.BackingMap{Fd: int32(f.Fd())})
+	if errno != 0 {
+		if !fs.noBacking.Swap(true) {
+			fs.t.log.Info("FUSE passthrough refused by the kernel; blobs are served by read", "reason", errno)
+		}
+		return 0, false
+	}
+	fs.backings[node] = &backing{id: id, blob: blob, refs: 1}
+	return id, true
+}
+
+// releaseBacking drops an open's use of node's backing file; the last
+// one unregisters it.
+func (fs *rawFS) releaseBacking(node uint64, name string) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	b := fs.backings[node]
+	if b == nil {
+		return
+	}
+	if b.refs--; b.refs > 0 {
+		return
+	}
+	delete(fs.backings, node)
+	if errno := fs.server.UnregisterBackingFd(b.id); errno != 0 {
+		fs.t.log.Warn("releasing a FUSE backing file", "file", name, "err", errno)
+	}
+}
+
+// blobHandleOf opens e's blob. Where the index's store keeps it as a
+// local file, or fetches it whole into one (a cache in front of an object
+// store), that file (blobHandle); otherwise the store's reader
+// (storeHandle).
+func (fs *rawFS) blobHandleOf(ctx context.Context, e index.Entry) (fileHandle, error) {
+	f, ok, err := fs.t.OpenBlobFile(ctx, e)
 	if err != nil {
 		return nil, err
 	}
 	if !ok {
-		r, err := n.t.OpenBlob(ctx, e)
+		r, err := fs.t.OpenBlob(ctx, e)
 		if err != nil {
 			return nil, err
 		}
-		return &storeHandle{r: r, t: n.t, name: e.Name}, nil
+		return &storeHandle{r: r, t: fs.t, name: e.Name}, nil
 	}
-	h := &blobHandle{f: f, t: n.t, name: e.Name}
-	if n.t.passthrough {
-		return &passthroughHandle{h}, nil
-	}
-	return h, nil
+	return &blobHandle{f: f, t: fs.t, name: e.Name}, nil
 }
 
-// blobHandle serves a blob's local file by pread, through the page cache.
+// blobHandle serves a blob's local file: by the kernel itself where it
+// took it as a backing file (backing != 0), else spliced or copied from
+// the page cache.
 type blobHandle struct {
-	f    *os.File
-	t    *servedTree
-	name string
+	f       *os.File
+	t       *servedTree
+	name    string
+	fs      *rawFS // with node: opened by passthrough, on backing
+	node    uint64
+	backing int32
 }
 
-// passthroughHandle lets the kernel read the blob file itself (FUSE
-// passthrough, Linux 6.9+, as root); where the kernel refuses, go-fuse
-// falls back to Read.
-type passthroughHandle struct{ *blobHandle }
-
-func (h *passthroughHandle) PassthroughFd() (int, bool) { return int(h.f.Fd()), true }
-
-func (h *blobHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+func (h *blobHandle) read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
 	if h.t.splice {
 		// The file stays open while the reply is sent: the kernel sends
 		// RELEASE only after every read of the handle got its reply.
@@ -154,21 +152,22 @@ func (h *blobHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Rea
 	return dataResult(dest[:n]), 0
 }
 
-func (h *blobHandle) Release(ctx context.Context) syscall.Errno {
+func (h *blobHandle) release() {
+	if h.fs != nil {
+		h.fs.releaseBacking(h.node, h.name)
+	}
 	h.f.Close()
-	return 0
 }
 
 // storeHandle serves a blob the index's store keeps no local file of (an
-// object store): every read is a ReadAt of the store's reader, and there is
-// no passthrough.
+// object store): every read is a ReadAt of the store's reader.
 type storeHandle struct {
 	r    index.BlobReader
 	t    *servedTree
 	name string
 }
 
-func (h *storeHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+func (h *storeHandle) read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
 	n, err := h.r.ReadAt(dest, off)
 	if err != nil && n < len(dest) && off+int64(n) < h.r.Size() {
 		h.t.log.Warn("short read of blob", "file", h.name, "offset", off, "err", err)
@@ -177,136 +176,4 @@ func (h *storeHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Re
 	return dataResult(dest[:n]), 0
 }
 
-func (h *storeHandle) Release(ctx context.Context) syscall.Errno {
-	h.r.Close()
-	return 0
-}
-
-// renderedNode is a generated file (JSON, pickle, Parquet): rendered once,
-// on the first stat or open, and kept while the kernel holds the inode or
-// until its records change (refresh). An open file keeps the bytes it
-// opened, so a reader never sees two versions mixed.
-type renderedNode struct {
-	fusefs.Inode
-	t    *servedTree
-	e    index.Entry
-	mu   sync.Mutex
-	data []byte
-	// Generations keep the page cache honest in a live mount. refresh
-	// starts a new generation; a handle of an older one still serves its
-	// own bytes, and its reads may put them in the (shared) page cache.
-	// So while one is open, new opens bypass the cache (FOPEN_DIRECT_IO),
-	// and the first open after the last of them closes drops the cache
-	// (no FOPEN_KEEP_CACHE).
-	gen   uint64
-	open  map[uint64]int // open handles by generation
-	stale bool           // the page cache may hold an older generation's bytes
-}
-
-func (n *renderedNode) bytes() ([]byte, syscall.Errno) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.bytesLocked()
-}
-
-// bytesLocked is bytes with n.mu held.
-func (n *renderedNode) bytesLocked() ([]byte, syscall.Errno) {
-	if n.data == nil {
-		b, err := n.t.Render(n.e)
-		if err != nil {
-			return nil, toErrno(n.t.log, n.e.Name, err)
-		}
-		n.data = b
-	}
-	return n.data, 0
-}
-
-func (n *renderedNode) current() index.Entry {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.e
-}
-
-// refresh drops the rendered bytes: they are rendered again from the
-// index's records on the next stat or open.
-func (n *renderedNode) refresh(e index.Entry) {
-	n.mu.Lock()
-	n.e, n.data = e, nil
-	n.gen++
-	n.stale = n.stale || len(n.open) > 0 // Release drops generations with none open
-	n.mu.Unlock()
-}
-
-func (n *renderedNode) attr(a *fuse.Attr) syscall.Errno {
-	b, errno := n.bytes()
-	if errno == 0 {
-		n.mu.Lock()
-		mtime := n.e.MTime
-		n.mu.Unlock()
-		fileAttr(a, int64(len(b)), mtime)
-	}
-	return errno
-}
-
-func (n *renderedNode) Getattr(ctx context.Context, fh fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	return n.attr(&out.Attr)
-}
-
-func (n *renderedNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	b, errno := n.bytesLocked() // under the lock: the bytes of n.gen
-	if errno != 0 {
-		return nil, 0, errno
-	}
-	older := 0
-	for g, c := range n.open {
-		if g < n.gen {
-			older += c
-		}
-	}
-	open := uint32(fuse.FOPEN_KEEP_CACHE)
-	switch {
-	case older > 0:
-		open = fuse.FOPEN_DIRECT_IO
-	case n.stale:
-		open, n.stale = 0, false // the kernel drops the inode's cached pages
-	}
-	if n.open == nil {
-		n.open = map[uint64]int{}
-	}
-	n.open[n.gen]++
-	return &renderedHandle{n: n, gen: n.gen, data: b}, open, 0
-}
-
-// renderedHandle is an open generated file: the bytes it was opened with.
-type renderedHandle struct {
-	n    *renderedNode
-	gen  uint64
-	data []byte
-}
-
-func (h *renderedHandle) Release(ctx context.Context) syscall.Errno {
-	h.n.mu.Lock()
-	defer h.n.mu.Unlock()
-	if h.n.open[h.gen]--; h.n.open[h.gen] <= 0 {
-		delete(h.n.open, h.gen)
-	}
-	return 0
-}
-
-func (n *renderedNode) Read(ctx context.Context, fh fusefs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
-	var b []byte
-	if h, ok := fh.(*renderedHandle); ok {
-		b = h.data
-	} else {
-		var errno syscall.Errno
-		if b, errno = n.bytes(); errno != 0 {
-			return nil, errno
-		}
-	}
-	if off >= int64(len(b)) {
-		return dataResult(nil), 0
-	}
-	return dataResult(b[off:min(int64(len(b)), off+int64(len(dest)))]), 0
-}
+func (h *storeHandle) release() { h.r.Close() }

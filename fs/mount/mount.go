@@ -16,7 +16,6 @@ import (
 
 	"github.com/clipfs/clipfs/fs/tree"
 	"github.com/clipfs/clipfs/index"
-	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 )
 
@@ -73,13 +72,6 @@ type servedTree struct {
 	splice bool
 }
 
-// NewRoot returns the root node of t, for Mount or for tests that build the
-// tree with fusefs.NewNodeFS without mounting. log receives data problems;
-// nil is silent.
-func NewRoot(t *tree.Tree, log *slog.Logger) fusefs.InodeEmbedder {
-	return newRoot(newServedTree(t, log))
-}
-
 func newServedTree(t *tree.Tree, log *slog.Logger) *servedTree {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -87,16 +79,12 @@ func newServedTree(t *tree.Tree, log *slog.Logger) *servedTree {
 	return &servedTree{Tree: t, log: log}
 }
 
-func newRoot(t *servedTree) *dirNode {
-	return &dirNode{t: t, path: "", mtime: time.Now().Unix()}
-}
-
 // Server is a mount being served.
 type Server struct {
 	srv        *fuse.Server
 	Mountpoint string // absolute
 	tree       *tree.Tree
-	root       *dirNode
+	fs         *rawFS
 	log        *slog.Logger
 	stop       context.CancelFunc
 }
@@ -140,35 +128,28 @@ func Mount(db *index.DB, mountpoint string, o Options) (*Server, error) {
 	if canSplice {
 		write = spliceWrite
 	}
-	timeout := cacheTimeout
-	negative := time.Second
-	opts := &fusefs.Options{
-		EntryTimeout:    &timeout,
-		AttrTimeout:     &timeout,
-		NegativeTimeout: &negative,
-		MountOptions: fuse.MountOptions{
-			FsName:     "clipfs",
-			Name:       "clipfs",
-			Options:    []string{"ro", "default_permissions"},
-			AllowOther: o.AllowOther,
-			// root mounts with mount(2) itself; others through fusermount3
-			DirectMount:   root,
-			DisableXAttrs: true,
-			DisableSplice: !canSplice,
-			MaxWrite:      write,
-			MaxReadAhead:  write,
-			MaxBackground: maxBackground,
-			Debug:         o.Debug,
-		},
+	opts := &fuse.MountOptions{
+		FsName:     "clipfs",
+		Name:       "clipfs",
+		Options:    []string{"ro", "default_permissions"},
+		AllowOther: o.AllowOther,
+		// root mounts with mount(2) itself; others through fusermount3
+		DirectMount:   root,
+		DisableXAttrs: true,
+		DisableSplice: !canSplice,
+		MaxWrite:      write,
+		MaxReadAhead:  write,
+		MaxBackground: maxBackground,
+		Debug:         o.Debug,
 	}
 	served := newServedTree(tree.New(db, o.Out), o.Logger)
 	served.passthrough, served.live, served.splice = !o.NoPassthrough, o.Live, canSplice
-	rootNode := newRoot(served)
-	var raw fuse.RawFileSystem = fusefs.NewNodeFS(rootNode, opts)
+	fs := newFS(served, fsTimeouts{entry: cacheTimeout, attr: cacheTimeout, negative: time.Second}, time.Now().Unix())
+	var raw fuse.RawFileSystem = fs
 	if o.Observe != nil {
 		raw = &timedFS{RawFileSystem: raw, observe: o.Observe}
 	}
-	srv, err := fuse.NewServer(raw, mnt, &opts.MountOptions)
+	srv, err := fuse.NewServer(raw, mnt, opts)
 	if err != nil {
 		return nil, fmt.Errorf("mount %s: %w", mnt, err)
 	}
@@ -182,7 +163,7 @@ func Mount(db *index.DB, mountpoint string, o Options) (*Server, error) {
 		}
 	}
 	ctx, stop := context.WithCancel(context.Background())
-	s := &Server{srv: srv, Mountpoint: mnt, tree: served.Tree, root: rootNode, log: o.Logger, stop: stop}
+	s := &Server{srv: srv, Mountpoint: mnt, tree: served.Tree, fs: fs, log: o.Logger, stop: stop}
 	if o.Live {
 		go s.follow(ctx, db)
 	}

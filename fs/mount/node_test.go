@@ -15,7 +15,6 @@ import (
 	"github.com/clipfs/clipfs/fs/tree/treetest"
 	"github.com/clipfs/clipfs/index"
 	"github.com/clipfs/clipfs/pack"
-	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 )
 
@@ -40,10 +39,15 @@ func newFixtureOver(t *testing.T, nclips int, store index.BlobStore) *fixture {
 
 // fixtureOf serves ix through a raw FUSE filesystem, without mounting.
 func fixtureOf(ix treetest.Index) *fixture {
-	sec := time.Second
-	raw := fusefs.NewNodeFS(NewRoot(tree.New(ix.DB, "/mnt/out"), nil), &fusefs.Options{EntryTimeout: &sec, AttrTimeout: &sec})
-	raw.Init(nil)
-	return &fixture{db: ix.DB, raw: raw, clips: ix.Clips, chunk: ix.Chunk}
+	return &fixture{db: ix.DB, raw: newTestFS(ix.DB, nil), clips: ix.Clips, chunk: ix.Chunk}
+}
+
+// newTestFS serves db as a raw FUSE filesystem, not mounted; log receives
+// data problems (nil: silent).
+func newTestFS(db *index.DB, log *slog.Logger) *rawFS {
+	fs := newFS(newServedTree(tree.New(db, "/mnt/out"), log), fsTimeouts{entry: time.Second, attr: time.Second}, time.Now().Unix())
+	fs.Init(nil)
+	return fs
 }
 
 func (f *fixture) lookup(t *testing.T, parent uint64, name string) fuse.EntryOut {
@@ -186,10 +190,7 @@ func TestInodeNumbersStableAcrossInstances(t *testing.T) {
 	f := newFixture(t, 3)
 	name := f.clips[0].ID.String() + ".json"
 	a := f.walk(t, "metas", "v0", name)
-	sec := time.Second
-	raw2 := fusefs.NewNodeFS(NewRoot(tree.New(f.db, "/mnt/out"), nil), &fusefs.Options{EntryTimeout: &sec})
-	raw2.Init(nil)
-	f2 := &fixture{raw: raw2}
+	f2 := &fixture{raw: newTestFS(f.db, nil)}
 	if b := f2.walk(t, "metas", "v0", name); a.Ino != b.Ino {
 		t.Fatalf("inode %d, then %d", a.Ino, b.Ino)
 	}
@@ -262,11 +263,7 @@ func TestBlobReadAndMissing(t *testing.T) {
 func TestCorruptBlobIsEIO(t *testing.T) {
 	f := newFixture(t, 3)
 	var logged bytes.Buffer
-	sec := time.Second
-	log := slog.New(slog.NewTextHandler(&logged, nil))
-	raw := fusefs.NewNodeFS(NewRoot(tree.New(f.db, "/mnt/out"), log), &fusefs.Options{EntryTimeout: &sec, AttrTimeout: &sec})
-	raw.Init(nil)
-	f.raw = raw
+	f.raw = newTestFS(f.db, slog.New(slog.NewTextHandler(&logged, nil)))
 	bad, good := f.clips[0], f.clips[1]
 	p := treetest.LocalBlob(t, f.db, bad.Media.Blob)
 	b, _ := os.ReadFile(p)

@@ -4,30 +4,35 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"syscall"
 
 	"github.com/clipfs/clipfs/fs/tree"
 	"github.com/clipfs/clipfs/index"
-	fusefs "github.com/hanwen/go-fuse/v2/fs"
 )
 
 // follow keeps a live mount's kernel caches true to the index: after each
 // batch of commits it invalidates exactly the entries and folders that
 // changed, until ctx is done.
 func (s *Server) follow(ctx context.Context, db *index.DB) {
-	err := db.WatchTree(ctx, s.invalidate)
+	err := db.WatchTree(ctx, s.fs.invalidate)
 	if err != nil && ctx.Err() == nil {
 		s.log.Warn("mount stopped following the index; new clips show after a remount", "err", err)
 	}
 }
 
 // invalidate tells the kernel that changes happened in the index. For each
-// changed name: a node the kernel holds takes the new entry and drops its
-// cached bytes and attributes (files open on it keep what they opened); a
-// name the kernel does not hold loses any cached negative lookup. A folder
-// whose names came or went loses its cached listing. Inodes the kernel never
-// looked up need nothing.
-func (s *Server) invalidate(changes []index.Change) {
+// changed name: a node the kernel holds drops its cached bytes and
+// attributes (files open on it keep what they opened); a name the kernel
+// does not hold loses any cached negative lookup. A folder whose names came
+// or went loses its cached listing. Nodes the kernel never looked up need
+// nothing.
+//
+// No lock is held while the kernel is told: a notice may wait for requests
+// in flight on the same folder, and those take the mount's locks.
+func (fs *rawFS) invalidate(changes []index.Change) {
+	if fs.server == nil {
+		return
+	}
+	fs.render.epoch.Add(1) // renders begun before these commits are not kept
 	byDir := map[string]map[string]bool{}
 	for _, c := range changes {
 		if byDir[c.Dir] == nil {
@@ -36,62 +41,59 @@ func (s *Server) invalidate(changes []index.Change) {
 		byDir[c.Dir][c.Name] = true
 	}
 	for dir, names := range byDir {
-		d := s.loadedDir(dir)
-		if d == nil {
+		d := fs.heldDir(dir)
+		if d == 0 {
 			continue
 		}
 		listing := false
 		for name := range names {
-			e, err := s.tree.Lookup(dir, name)
+			_, err := fs.t.Lookup(dir, name)
 			gone := errors.Is(err, index.ErrNotFound)
 			if err != nil && !gone {
-				s.log.Warn("live mount: reading a changed entry", "path", tree.ChildPath(dir, name), "err", err)
+				fs.t.log.Warn("live mount: reading a changed entry", "path", tree.ChildPath(dir, name), "err", err)
 				continue
 			}
-			child := d.GetChild(name)
+			child := fs.nodes.heldChild(dir, name)
 			switch {
-			case child == nil:
+			case child == 0:
 				listing = true
-				ignoreENOENT(d.NotifyEntry(name))
+				fs.server.EntryNotify(d, name)
 			case gone:
 				listing = true
-				if errno := d.NotifyDelete(name, child); errno != 0 {
-					ignoreENOENT(d.NotifyEntry(name)) // ENOTEMPTY: a folder still in use
+				if !fs.server.DeleteNotify(d, child, name).Ok() {
+					fs.server.EntryNotify(d, name) // ENOTEMPTY: a folder still in use
 				}
 			default:
-				if f, ok := child.Operations().(fileNode); ok {
-					f.refresh(e)
-				}
-				ignoreENOENT(child.NotifyContent(0, 0))
+				fs.refreshRendered(child)
+				fs.server.InodeNotify(child, 0, 0)
 			}
 		}
 		if listing {
-			ignoreENOENT(d.NotifyContent(0, 0))
+			fs.server.InodeNotify(d, 0, 0)
 		}
 	}
 }
 
-// loadedDir is the inode of folder dir if the kernel holds it. Where it
+// heldDir is the node ID of folder dir if the kernel holds it. Where it
 // stops at an ancestor, the missing child may be new: the ancestor drops
-// its negative lookup and listing for it, and nil is returned.
-func (s *Server) loadedDir(dir string) *fusefs.Inode {
-	cur := s.root.EmbeddedInode()
+// its negative lookup and listing for it, and 0 is returned. The kernel's
+// answers are dropped: ENOENT means it held nothing to invalidate, and any
+// other failure leaves an entry that expires by its timeout.
+func (fs *rawFS) heldDir(dir string) uint64 {
+	cur := uint64(rootID)
 	if dir == "" {
 		return cur
 	}
+	path := ""
 	for _, name := range strings.Split(dir, "/") {
-		next := cur.GetChild(name)
-		if next == nil {
-			ignoreENOENT(cur.NotifyEntry(name))
-			ignoreENOENT(cur.NotifyContent(0, 0))
-			return nil
+		path = tree.ChildPath(path, name)
+		next := fs.nodes.heldFolder(path)
+		if next == 0 {
+			fs.server.EntryNotify(cur, name)
+			fs.server.InodeNotify(cur, 0, 0)
+			return 0
 		}
 		cur = next
 	}
 	return cur
 }
-
-// ignoreENOENT drops the kernel's answer to a notification: ENOENT means
-// it held nothing to invalidate, and any other failure leaves an entry that
-// expires by its timeout.
-func ignoreENOENT(syscall.Errno) {}

@@ -9,71 +9,64 @@ import (
 
 	"github.com/clipfs/clipfs/fs/tree"
 	"github.com/clipfs/clipfs/index"
-	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 )
 
-// shardNode is wds/shard-NNNNNN.tar: read through the page cache (wids
-// memory-maps shards), never materialised.
-type shardNode struct {
-	fusefs.Inode
-	t     *servedTree
-	e     index.Entry
+// A sealed shard (wds/shard-NNNNNN.tar) is read through the page cache
+// (wids memory-maps shards), never materialised. Its layout and member
+// files are loaded on the first open and kept, shared by every open, until
+// the kernel forgets the node.
+type shardState struct {
 	once  sync.Once
+	e     index.Entry
 	shard *tree.Shard
 	err   error
 }
 
-// refresh does nothing: a sealed shard never changes.
-func (n *shardNode) refresh(index.Entry) {}
-
-func (n *shardNode) current() index.Entry { return n.e }
-
-func (n *shardNode) attr(a *fuse.Attr) syscall.Errno {
-	fileAttr(a, n.e.Size, n.e.MTime)
-	return 0
+func (s *shardState) load(t *servedTree) (*tree.Shard, error) {
+	s.once.Do(func() { s.shard, s.err = t.OpenShard(s.e) })
+	return s.shard, s.err
 }
 
-func (n *shardNode) Getattr(ctx context.Context, fh fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	return n.attr(&out.Attr)
-}
-
-func (n *shardNode) load() (*tree.Shard, syscall.Errno) {
-	n.once.Do(func() { n.shard, n.err = n.t.OpenShard(n.e) })
-	if n.err != nil {
-		return nil, toErrno(n.t.log, n.e.Name, n.err)
-	}
-	return n.shard, 0
-}
-
-// OnForget closes the shard's open blob files once the kernel forgets it.
-func (n *shardNode) OnForget() {
-	n.once.Do(func() {}) // orders this after a load in flight; none can follow
-	if n.shard != nil {
-		n.shard.Close()
+// close closes the shard's open blob files.
+func (s *shardState) close() {
+	s.once.Do(func() {}) // orders this after a load in flight; none can follow
+	if s.shard != nil {
+		s.shard.Close()
 	}
 }
 
-func (n *shardNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {
-	if _, errno := n.load(); errno != 0 {
-		return nil, 0, errno
+func (fs *rawFS) openShard(id uint64, e index.Entry) (fileHandle, uint32, syscall.Errno) {
+	fs.mu.Lock()
+	s := fs.shards[id]
+	if s == nil || s.e != e { // a sealed shard never changes; a new entry is another shard
+		s = &shardState{e: e}
+		fs.shards[id] = s
 	}
-	return nil, fuse.FOPEN_KEEP_CACHE, 0
+	fs.mu.Unlock()
+	sh, err := s.load(fs.t)
+	if err != nil {
+		return nil, 0, toErrno(fs.t.log, index.DirShards+"/"+e.Name, err)
+	}
+	return &shardHandle{t: fs.t, s: sh, name: e.Name}, fuse.FOPEN_KEEP_CACHE, 0
 }
 
-func (n *shardNode) Read(ctx context.Context, fh fusefs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
-	s, errno := n.load()
-	if errno != 0 {
-		return nil, errno
-	}
+type shardHandle struct {
+	t    *servedTree
+	s    *tree.Shard
+	name string
+}
+
+func (h *shardHandle) read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	s := h.s
 	if off >= s.Size() {
 		return dataResult(nil), 0
 	}
 	size := int(min(int64(len(dest)), s.Size()-off))
-	if n.t.splice {
+	if h.t.splice {
 		f, foff, release, ok, err := s.DataFile(off, size)
 		if err != nil {
-			return nil, n.readErrno(off, err)
+			return nil, h.readErrno(off, err)
 		}
 		if ok {
 			return &fileResult{fd: f.Fd(), off: foff, size: size, release: release}, 0
@@ -81,17 +74,20 @@ func (n *shardNode) Read(ctx context.Context, fh fusefs.FileHandle, dest []byte,
 	}
 	k, err := s.ReadAt(dest[:size], off)
 	if err != nil && err != io.EOF {
-		return nil, n.readErrno(off, err)
+		return nil, h.readErrno(off, err)
 	}
 	return dataResult(dest[:k]), 0
 }
 
+// release leaves the shard open for the next open; Forget closes it.
+func (h *shardHandle) release() {}
+
 // readErrno is the errno of a failed read at off: a corrupt blob is
 // logged once per blob, anything else once per read.
-func (n *shardNode) readErrno(off int64, err error) syscall.Errno {
+func (h *shardHandle) readErrno(off int64, err error) syscall.Errno {
 	if errors.Is(err, index.ErrCorrupt) {
-		return toErrno(n.t.log, index.DirShards+"/"+n.e.Name, err) // logged once per blob
+		return toErrno(h.t.log, index.DirShards+"/"+h.name, err) // logged once per blob
 	}
-	n.t.log.Warn("shard read failed", "shard", n.e.Name, "offset", off, "err", err)
+	h.t.log.Warn("shard read failed", "shard", h.name, "offset", off, "err", err)
 	return syscall.EIO
 }
