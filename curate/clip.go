@@ -119,19 +119,22 @@ func (r *runner) clip(ctx context.Context, sv SourceVideo, st sourceState, info 
 	}
 	res.clip.Media = &index.ClipMedia{Width: m.Width, Height: m.Height, FrameRate: m.FrameRate,
 		NumFrames: m.NumFrames, VideoCodec: m.VideoCodec, NumBytes: m.NumBytes}
+	var shared *sharedFrames // the model stages' frames, from the motion pass
 	if r.cfg.Motion != MotionDisable {
-		r.scoreMotion(ctx, tmp, &res)
+		shared = r.scoreMotion(ctx, tmp, m, &res)
+		defer shared.done()
 	}
 	if r.cfg.Aesthetics != nil && !res.clip.Filtered {
 		t0 := time.Now()
-		r.scoreAesthetics(ctx, tmp, m, &res)
+		r.scoreAesthetics(ctx, tmp, m, shared, &res)
 		r.observe(StageAesthetic, t0)
 	}
 	if r.cfg.Embedding != nil && !res.clip.Filtered {
 		t0 := time.Now()
-		r.embed(ctx, tmp, m, &res)
+		r.embed(ctx, tmp, m, shared, &res)
 		r.observe(StageEmbed, t0)
 	}
+	shared.done()
 	if !res.clip.Filtered && (r.cfg.GeneratePreviews || r.cfg.Captions != nil) {
 		for _, w := range plan.Windows(m.NumFrames) {
 			res.clip.Windows = append(res.clip.Windows, index.Window{Start: w.Start, End: w.End})

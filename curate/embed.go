@@ -8,7 +8,6 @@ import (
 
 	"github.com/clipfs/clipfs/curate/aesthetic"
 	"github.com/clipfs/clipfs/curate/media"
-	"github.com/clipfs/clipfs/curate/plan"
 	"github.com/clipfs/clipfs/curate/vit"
 	"github.com/clipfs/clipfs/index"
 )
@@ -37,12 +36,16 @@ type Aesthetics struct {
 }
 
 // modelFrames decodes the given frames of a clip and returns their image
-// embeddings from q (not normalised); no frames is an error. The clip is
-// admitted to q first, so that only a bounded number of clips hold decoded
-// frames at once.
-func (r *runner) modelFrames(ctx context.Context, q *ModelQueue, clipPath string, m media.VideoInfo, frames []int) ([][]float32, error) {
+// embeddings from q (not normalised); no frames is an error. Frames the
+// motion pass kept (shared, admitted to q already) are not decoded again.
+// Otherwise the clip is admitted to q first, so that only a bounded number
+// of clips hold decoded frames at once.
+func (r *runner) modelFrames(ctx context.Context, q *ModelQueue, clipPath string, m media.VideoInfo, frames []int, shared *sharedFrames) ([][]float32, error) {
 	if len(frames) == 0 {
 		return nil, errors.New("the clip has no frames")
+	}
+	if images, ok := shared.images(frames, q.size); ok {
+		return q.Embed(ctx, images)
 	}
 	select {
 	case q.admit <- struct{}{}:
@@ -99,9 +102,9 @@ func oneFPS(numFrames int, fps float64) []int {
 // scoreAesthetics computes the clip's aesthetic score and filters it when
 // it is under the threshold. A clip that cannot be scored gets "aesthetic"
 // in its errors and no score, and is not filtered.
-func (r *runner) scoreAesthetics(ctx context.Context, clipPath string, m media.VideoInfo, res *clipResult) {
+func (r *runner) scoreAesthetics(ctx context.Context, clipPath string, m media.VideoInfo, shared *sharedFrames, res *clipResult) {
 	a := r.cfg.Aesthetics
-	embs, err := r.modelFrames(ctx, a.Model, clipPath, m, oneFPS(m.NumFrames, m.FrameRate))
+	embs, err := r.modelFrames(ctx, a.Model, clipPath, m, aestheticFrames(m), shared)
 	if err != nil {
 		r.stepFailed(ctx, res, "aesthetic", err, "clip has no aesthetic score")
 		return
@@ -132,9 +135,9 @@ func (r *runner) scoreAesthetics(ctx context.Context, clipPath string, m media.V
 // evenly over the clip, each image embedding L2-normalised, the mean
 // normalised again. A failure leaves the clip without an embedding and
 // "embedding" in its errors.
-func (r *runner) embed(ctx context.Context, clipPath string, m media.VideoInfo, res *clipResult) {
+func (r *runner) embed(ctx context.Context, clipPath string, m media.VideoInfo, shared *sharedFrames, res *clipResult) {
 	e := r.cfg.Embedding
-	embs, err := r.modelFrames(ctx, e.Model, clipPath, m, plan.EvenFrames(plan.Window{Start: 0, End: m.NumFrames - 1}, e.Frames))
+	embs, err := r.modelFrames(ctx, e.Model, clipPath, m, r.embeddingFrames(m), shared)
 	if err != nil {
 		r.stepFailed(ctx, res, "embedding", err, "clip has no embedding")
 		return

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -252,5 +253,76 @@ func TestModelErrors(t *testing.T) {
 		if !strings.Contains(r.stderr, c.want) || strings.Count(strings.TrimSpace(r.stderr), "\n") > 1 {
 			t.Errorf("%v: %q should be one line naming %s", c.args, r.stderr, c.want)
 		}
+	}
+}
+
+// TestModelFramesDecodedOnce: with motion scoring on, the frames the
+// aesthetic and embedding models read come from the motion pass itself (one
+// decode of the clip): no ffmpeg runs to extract them for a clip whose
+// conversion the pass reproduces, and every score and embedding is bit for
+// bit what the same curate gives with the frames from ffmpeg (motion off).
+func TestModelFramesDecodedOnce(t *testing.T) {
+	videos := sampleVideos(t, true)
+	models := t.TempDir()
+	embedModel := writeCLIP(t, filepath.Join(models, "clip-b"), tinyCLIP(48), 1)
+	aesClip := writeCLIP(t, filepath.Join(models, "clip-l"), tinyCLIP(768), 2)
+	mlp := filepath.Join(models, "aesthetic.safetensors")
+	writeAestheticMLP(t, mlp, 3)
+	base := []string{"--input", videos, "--workers", workers(), "--device", "cpu",
+		"--generate-embeddings", "--embedding-model", embedModel, "--aesthetic-model", mlp, "--aesthetic-clip-model", aesClip}
+
+	// ffmpeg behind a script that logs each run's arguments
+	realFFmpeg, err := exec.LookPath("ffmpeg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := t.TempDir()
+	script := "#!/bin/sh\nprintf '%s\\n' \"$*\" >>\"$FFMPEG_LOG\"\nexec " + realFFmpeg + " \"$@\"\n"
+	if err := os.WriteFile(filepath.Join(bin, "ffmpeg"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	curate := func(motion string) (out string, extractions int) {
+		db := filepath.Join(t.TempDir(), "db")
+		log := filepath.Join(t.TempDir(), "ffmpeg.log")
+		cmd := exec.Command(binPath, append([]string{"curate", "--db", db, "--motion-filter", motion}, base...)...)
+		cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), "FFMPEG_LOG="+log)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("curate --motion-filter %s: %v\n%s", motion, err, b)
+		}
+		out = filepath.Join(t.TempDir(), "out")
+		mustClipfs(t, 0, "export", "--db", db, "--out", out)
+		b, _ := os.ReadFile(log)
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.Contains(line, "-f rawvideo") && strings.Contains(line, "select=") {
+				extractions++
+			}
+		}
+		return out, extractions
+	}
+	once, onceRuns := curate("score-only")
+	twice, twiceRuns := curate("disable")
+
+	metas, _ := filepath.Glob(filepath.Join(twice, "metas", "v0", "*.json"))
+	if len(metas) < 3 {
+		t.Fatalf("only %d clips", len(metas))
+	}
+	passed := 0
+	for _, p := range metas {
+		var a, b modelMeta
+		readJSON(t, p, &b)
+		readJSON(t, filepath.Join(once, "metas", "v0", filepath.Base(p)), &a)
+		if a.Aesthetic == nil || b.Aesthetic == nil || *a.Aesthetic != *b.Aesthetic {
+			t.Errorf("%s: aesthetic_score %v with the motion pass's frames, %v with ffmpeg's", b.SpanUUID, a.Aesthetic, b.Aesthetic)
+		}
+		pb, errB := os.ReadFile(filepath.Join(twice, "clip_embd", b.SpanUUID+".pickle"))
+		pa, errA := os.ReadFile(filepath.Join(once, "clip_embd", b.SpanUUID+".pickle"))
+		if errA != nil || errB != nil || string(pa) != string(pb) {
+			t.Errorf("%s: embedding pickles differ (%v, %v)", b.SpanUUID, errA, errB)
+		}
+		passed++
+	}
+	t.Logf("%d clips; ffmpeg frame extractions: %d with the motion pass, %d without", passed, onceRuns, twiceRuns)
+	if twiceRuns < passed || onceRuns != 0 {
+		t.Errorf("ffmpeg extracted frames %d times with the motion pass (want 0: the sample clips are plain yuv420p) and %d without (want at least %d)", onceRuns, twiceRuns, passed)
 	}
 }

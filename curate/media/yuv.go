@@ -13,9 +13,15 @@ type yuvToBGR struct {
 // roundToInt16 is libswscale's (f + 2^15) >> 16.
 func roundToInt16(f int64) int32 { return int32((f + 1<<15) >> 16) }
 
-func newYUVToBGR() yuvToBGR {
-	// ff_yuv2rgb_coeffs for ITU-R BT.601: crv, cbu, cgu, cgv (×2^16).
-	crv, cbu, cgu, cgv := int64(104597), int64(132201), int64(-25675), int64(-53279)
+func newYUVToBGR() yuvToBGR { return newYUVConverter(false) }
+
+// newYUVConverter is the converter of BT.601, or of BT.709 when bt709.
+func newYUVConverter(bt709 bool) yuvToBGR {
+	// ff_yuv2rgb_coeffs: crv, cbu, cgu, cgv (×2^16).
+	crv, cbu, cgu, cgv := int64(104597), int64(132201), int64(-25675), int64(-53279) // ITU-R BT.601
+	if bt709 {
+		crv, cbu, cgu, cgv = 117489, 138438, -13975, -34925 // ITU-R BT.709
+	}
 	cy := int64(1<<16) * 255 / 219 // limited range
 	oy := int64(16 << 16)
 	return yuvToBGR{
@@ -61,4 +67,26 @@ func (r *yuvRows) get(y int) []byte {
 		o[0], o[1], o[2] = b, g, rr
 	}
 	return r.row
+}
+
+// YUV420ToRGB24 converts a yuv420p frame of w×h (both even; limited range;
+// the BT.601 matrix, or BT.709's when bt709) given as its planes and their
+// line sizes to packed RGB24, as ffmpeg's conversion to rgb24 at the same
+// size computes it (libswscale's unscaled yuv420p → rgb24, with the matrix
+// the frame is tagged with: the same arithmetic as its bgr24 converter,
+// channels in the other order).
+func YUV420ToRGB24(w, h int, y, u, v []byte, yStride, uStride, vStride int, bt709 bool) []byte {
+	conv := newYUVConverter(bt709)
+	out := make([]byte, w*h*3)
+	for row := range h {
+		yp := y[row*yStride:][:w]
+		up := u[(row/2)*uStride:][:w/2]
+		vp := v[(row/2)*vStride:][:w/2]
+		o := out[row*w*3:][:w*3]
+		for x := 0; x < w; x++ {
+			b, g, r := conv.pixel(yp[x], up[x/2], vp[x/2])
+			o[3*x], o[3*x+1], o[3*x+2] = r, g, b
+		}
+	}
+	return out
 }

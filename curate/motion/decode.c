@@ -2,6 +2,7 @@
 #include <libavformat/avformat.h>
 #include <libavcodec/avcodec.h>
 #include <libavutil/frame.h>
+#include <libavutil/pixfmt.h>
 #include "decode.h"
 
 struct motion_decoder {
@@ -12,6 +13,7 @@ struct motion_decoder {
 	int stream;
 	int flushed; // the NULL packet has been sent
 	int64_t decoded;
+	int rotated; // the stream carries a display matrix
 };
 
 void motion_close(motion_decoder *d) {
@@ -86,6 +88,12 @@ int motion_open(const char *path, int export_mvs, motion_decoder **out,
 	}
 
 	st = d->fmt->streams[d->stream];
+#if LIBAVFORMAT_VERSION_MAJOR >= 61
+	d->rotated = av_packet_side_data_get(st->codecpar->coded_side_data,
+		st->codecpar->nb_coded_side_data, AV_PKT_DATA_DISPLAYMATRIX) != NULL;
+#else
+	d->rotated = av_stream_get_side_data(st, AV_PKT_DATA_DISPLAYMATRIX, NULL) != NULL;
+#endif
 	info->avg_num = st->avg_frame_rate.num;
 	info->avg_den = st->avg_frame_rate.den;
 	info->r_num = st->r_frame_rate.num;
@@ -159,6 +167,16 @@ int motion_next(motion_decoder *d, int64_t step, motion_frame *out, const char *
 	out->has_mvs = sd != NULL;
 	out->nb_mvs = sd ? (int)(sd->size / sizeof(AVMotionVector)) : 0;
 	out->mvs = sd ? (const AVMotionVector *)sd->data : NULL;
+	for (int i = 0; i < 3; i++) {
+		out->data[i] = d->frame->data[i];
+		out->linesize[i] = d->frame->linesize[i];
+	}
+	enum AVColorSpace cs = d->frame->colorspace;
+	out->bt709 = cs == AVCOL_SPC_BT709;
+	out->plain = d->frame->format == AV_PIX_FMT_YUV420P &&
+		d->frame->color_range != AVCOL_RANGE_JPEG &&
+		(cs == AVCOL_SPC_UNSPECIFIED || cs == AVCOL_SPC_BT470BG || cs == AVCOL_SPC_SMPTE170M || cs == AVCOL_SPC_BT709) &&
+		!d->rotated && !av_frame_get_side_data(d->frame, AV_FRAME_DATA_DISPLAYMATRIX);
 	return 1;
 }
 

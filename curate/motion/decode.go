@@ -261,3 +261,111 @@ func decodeAll(path string, exportMVs bool) (int, error) {
 		}
 	}
 }
+
+// Picture is one decoded frame's planes as libav holds them, valid only
+// during the call it is passed to.
+type Picture struct {
+	Width, Height int
+	// Y, U, V are the planes of a yuv420p frame, YStride etc. their line
+	// sizes; nil unless Plain.
+	Y, U, V                   []byte
+	YStride, UStride, VStride int
+	// Plain: yuv420p, limited range, the BT.601 matrix (unspecified,
+	// BT.470BG or SMPTE 170M) or BT.709's, no rotation: a frame whose RGB
+	// is the same through ffmpeg's conversion and media.YUV420ToRGB24.
+	Plain bool
+	BT709 bool // tagged BT.709
+}
+
+// DecodeWithFrames is DecodeContext in one decode that also serves other
+// consumers of the clip's frames: each frame listed in want (ascending
+// indices among decoded frames, as ffmpeg's select counts them) is passed
+// to frame, until it returns false. The decode goes on past the end of the motion sampling until
+// the last wanted frame, unless more, called once with the motion result
+// as soon as it is known, says no. The returned Decoded and error are
+// exactly DecodeContext's. A libav failure ends the frames too: those not
+// passed to frame by then never are.
+func DecodeWithFrames(ctx context.Context, path string, want []int, more func(Decoded, error) bool, frame func(index int, p Picture) bool) (Decoded, error) {
+	dec, err := openDecoder(path, true)
+	if err != nil {
+		more(Decoded{}, err)
+		return Decoded{}, err
+	}
+	defer dec.close()
+	plan := planSampling(dec.info)
+	out := Decoded{FrameRate: plan.fps}
+	var (
+		sampled  bool  // the motion sampling is over
+		result   error // its error
+		frames   = true
+		wi       int
+		finished = func(err error) {
+			if sampled {
+				return
+			}
+			sampled, result = true, err
+			if err == nil && len(out.Frames) == 0 {
+				result = fmt.Errorf("motion: %s: none of %d decoded frames sampled has motion vectors: %w",
+					path, out.Decoded, ErrNoMotionFrames)
+			}
+			keep := more(out, result)
+			frames = frames && keep && wi < len(want)
+		}
+	)
+	for !sampled || frames {
+		if err := ctx.Err(); err != nil {
+			err = fmt.Errorf("motion: %s: %w", path, err)
+			finished(err)
+			return out, result
+		}
+		f, ok, err := dec.next(1)
+		if err != nil || !ok {
+			if !sampled {
+				out.Decoded = dec.decoded()
+			}
+			finished(err)
+			break
+		}
+		i := int64(f.index)
+		if !sampled && i%plan.step == 0 {
+			out.Decoded = dec.decoded()
+			if i == 0 {
+				out.Width, out.Height = int(f.width), int(f.height)
+				if out.Width < minSide || out.Height < minSide {
+					finished(fmt.Errorf("motion: %s: frame is %dx%d, under %d pixels on a side: %w",
+						path, out.Width, out.Height, minSide, ErrResolutionTooSmall))
+				}
+			}
+			if !sampled && f.has_mvs != 0 {
+				out.Frames = append(out.Frames, copyVectors(f))
+				if len(out.Frames) >= plan.maxFrames {
+					finished(nil)
+				}
+			}
+		}
+		if frames && wi < len(want) && int64(want[wi]) == i {
+			wi++
+			if !frame(int(i), picture(f)) || wi == len(want) {
+				frames = false
+			}
+		}
+	}
+	return out, result
+}
+
+// picture wraps a frame's planes without copying them.
+func picture(f C.motion_frame) Picture {
+	p := Picture{Width: int(f.width), Height: int(f.height), Plain: f.plain != 0 && f.width%2 == 0 && f.height%2 == 0, BT709: f.bt709 != 0}
+	if !p.Plain {
+		return p
+	}
+	p.YStride, p.UStride, p.VStride = int(f.linesize[0]), int(f.linesize[1]), int(f.linesize[2])
+	if p.YStride < p.Width || p.UStride < p.Width/2 || p.VStride < p.Width/2 {
+		p.Plain = false
+		return p
+	}
+	p.Y = unsafe.Slice((*byte)(f.data[0]), p.YStride*p.Height)
+	p.U = unsafe.Slice((*byte)(f.data[1]), p.UStride*p.Height/2)
+	p.V = unsafe.Slice((*byte)(f.data[2]), p.VStride*p.Height/2)
+	return p
+}

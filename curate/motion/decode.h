@@ -26,6 +26,15 @@ typedef struct motion_frame {
 	int has_mvs;   // frame carries AV_FRAME_DATA_MOTION_VECTORS
 	int nb_mvs;
 	const AVMotionVector *mvs;
+	// The frame's planes, valid until the next call on the decoder.
+	const uint8_t *data[3];
+	int linesize[3];
+	// plain: yuv420p, limited range, the BT.601 matrix (unspecified,
+	// BT.470BG or SMPTE 170M) or BT.709's, and no display matrix on the
+	// stream or frame.
+	int plain;
+	int bt709; // the frame is tagged BT.709
+
 } motion_frame;
 
 // motion_open opens path, picks its first video stream and opens a

@@ -52,6 +52,16 @@
 // threads) the vectors are deterministic, and this package's scores equal
 // NeMo's for them (testdata/nemo_golden.py, run with one thread, checks it).
 //
-// Decode reads the first video stream, as NeMo's streams.video[0]. The
-// package imports nothing else of clipfs.
+// Decode reads the first video stream, as NeMo's streams.video[0].
+//
+// # One decode for every stage
+//
+// [DecodeWithFrames] is Decode in a pass that also hands other consumers
+// the decoded frames they list ([Picture]: libav's planes, and whether
+// they are plain yuv420p of limited range with the BT.601 or BT.709
+// matrix, which curate converts to RGB with ffmpeg's arithmetic). It goes
+// on decoding past the end of the sampling until the last listed frame
+// unless told the clip needs none; its motion result is Decode's exactly.
+//
+// The package imports nothing else of clipfs.
 package motion
