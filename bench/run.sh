@@ -310,6 +310,7 @@ bench_ls() {
 		sample ls rss "$hwm" clipfs
 		sample ls rss "$RSS_LIMIT" base
 		echo "ls_rss_s $T" >>"$d/notes"
+		echo "ls_rss_split $(awk '$1 == "RssAnon:" { a = $2 } $1 == "RssFile:" { f = $2 } END { printf "%.0f/%.0f", a / 1024, f / 1024 }' "/proc/$MOUNT_PID/status")" >>"$d/notes"
 		echo "ls_rss_bytes_per_clip $(awk -v h="$hwm" -v i="$idle" -v n="$LS_RSS_CLIPS" 'BEGIN { printf "%.0f", (h - i) * 2^20 / n }')" >>"$d/notes"
 		unmount_clipfs "$d/mnt"
 	}
@@ -335,7 +336,7 @@ bench_ls() {
 		progress ls "$r"
 	done
 	if ((LS_RSS_CLIPS > 0)); then
-		NOTES+=("ls: cold ls -l of $LS_RSS_CLIPS clips took $(awk '$1 == "ls_rss_s" { print $2 }' "$d/notes" | sort -g | tr '\n' ' ')s; peak RSS above the idle mount, per clip: $(awk '$1 == "ls_rss_bytes_per_clip" { print $2 }' "$d/notes" | sort -g | tr '\n' ' ')bytes")
+		NOTES+=("ls: cold ls -l of $LS_RSS_CLIPS clips took $(awk '$1 == "ls_rss_s" { print $2 }' "$d/notes" | sort -g | tr '\n' ' ')s; peak RSS above the idle mount, per clip: $(awk '$1 == "ls_rss_bytes_per_clip" { print $2 }' "$d/notes" | sort -g | tr '\n' ' ')bytes; RSS after it, anonymous/file-backed (Badger's memory-mapped tables): $(awk '$1 == "ls_rss_split" { print $2 }' "$d/notes" | tr '\n' ' ')MiB")
 	fi
 }
 

@@ -44,20 +44,28 @@ type modelMeta struct {
 	Errors       []string `json:"errors"`
 }
 
-// TestEmbeddingsAndAesthetics curates with a CLIP model for embeddings and
-// another (768 wide) plus a LAION-shaped MLP for aesthetic scores, on the
-// CPU; then checks pickles (numpy), the per-chunk Parquet (DuckDB), the .npy
-// members of shards, the scores and the aesthetic filter, and the counters.
-func TestEmbeddingsAndAesthetics(t *testing.T) {
-	needNumpy(t)
+// modelStageArgs are curate's arguments for the small sample videos with
+// embeddings (a random CLIP model 48 wide) and aesthetic scores (another,
+// 768 wide, and a LAION-shaped MLP) on the CPU.
+func modelStageArgs(t *testing.T) []string {
+	t.Helper()
 	videos := sampleVideos(t, true)
 	models := t.TempDir()
 	embedModel := writeCLIP(t, filepath.Join(models, "clip-b"), tinyCLIP(48), 1)
 	aesClip := writeCLIP(t, filepath.Join(models, "clip-l"), tinyCLIP(768), 2)
 	mlp := filepath.Join(models, "aesthetic.safetensors")
 	writeAestheticMLP(t, mlp, 3)
-	base := []string{"--input", videos, "--workers", workers(), "--device", "cpu",
+	return []string{"--input", videos, "--workers", workers(), "--device", "cpu",
 		"--generate-embeddings", "--embedding-model", embedModel, "--aesthetic-model", mlp, "--aesthetic-clip-model", aesClip}
+}
+
+// TestEmbeddingsAndAesthetics curates with a CLIP model for embeddings and
+// another (768 wide) plus a LAION-shaped MLP for aesthetic scores, on the
+// CPU; then checks pickles (numpy), the per-chunk Parquet (DuckDB), the .npy
+// members of shards, the scores and the aesthetic filter, and the counters.
+func TestEmbeddingsAndAesthetics(t *testing.T) {
+	needNumpy(t)
+	base := modelStageArgs(t)
 
 	// Score only, to learn the scores; then filter at their median.
 	db1 := filepath.Join(t.TempDir(), "db")
@@ -262,14 +270,7 @@ func TestModelErrors(t *testing.T) {
 // conversion the pass reproduces, and every score and embedding is bit for
 // bit what the same curate gives with the frames from ffmpeg (motion off).
 func TestModelFramesDecodedOnce(t *testing.T) {
-	videos := sampleVideos(t, true)
-	models := t.TempDir()
-	embedModel := writeCLIP(t, filepath.Join(models, "clip-b"), tinyCLIP(48), 1)
-	aesClip := writeCLIP(t, filepath.Join(models, "clip-l"), tinyCLIP(768), 2)
-	mlp := filepath.Join(models, "aesthetic.safetensors")
-	writeAestheticMLP(t, mlp, 3)
-	base := []string{"--input", videos, "--workers", workers(), "--device", "cpu",
-		"--generate-embeddings", "--embedding-model", embedModel, "--aesthetic-model", mlp, "--aesthetic-clip-model", aesClip}
+	base := modelStageArgs(t)
 
 	// ffmpeg behind a script that logs each run's arguments
 	realFFmpeg, err := exec.LookPath("ffmpeg")

@@ -15,18 +15,21 @@ import (
 // from node IDs back to (folder, name), and all the mount keeps per node.
 //
 // It is compact on purpose: `ls -l` of a folder of a million clips makes
-// the kernel hold a million nodes, so a node is 32 bytes in a map (a
-// clip's name, "<uuid>.mp4", is kept as the UUID's 16 bytes and the index
-// of its suffix), about 50 bytes with the map's own overhead. Nothing else
-// is kept per node: attributes come from the index when the kernel asks
-// (it caches them for cacheTimeout), and open files keep their own state.
+// the kernel hold a million nodes. A node is 32 bytes in a slab (a clip's
+// name, "<uuid>.mp4", is kept as the UUID's 16 bytes and the index of its
+// suffix) and its node ID is its place there, so that the node itself is
+// the only table from IDs; an open-addressing index of 8-byte slots finds a
+// file's node from (folder, name) (a lookup of a name the kernel holds, and
+// the live mount's invalidation). About 50 bytes a node in all, none of it
+// pointers for the garbage collector to scan. Nothing else is kept per
+// node: attributes come from the index when the kernel asks (it caches
+// them for cacheTimeout), and open files keep their own state.
 //
-// A node ID is a hash of (folder, name), probed forward past IDs held by
-// other names, so finding the ID of a name (for invalidation) needs no
-// second map. st_ino is another hash, of (kind, folder path, name),
-// stable across mounts (inodeNumber); node IDs are not.
+// A freed place is reused by a later node: the kernel may be given a node
+// ID again once it has forgotten it. st_ino is a hash of (kind, folder
+// path, name), stable across mounts (inodeNumber); node IDs are not.
 
-// rootID is the root folder's node ID (FUSE_ROOT_ID).
+// rootID is the root folder's node ID (FUSE_ROOT_ID): place 0.
 const rootID = 1
 
 // plainName marks a node whose name is not "<uuid><suffix>": it is kept
@@ -39,6 +42,7 @@ type node struct {
 	dir     uint32   // a folder: its own index in nodeTable.dirs; a file: its folder's
 	suffix  uint16   // index into nodeTable.suffixes, or plainName
 	kind    index.Kind
+	// 0 (no kind) marks a free place
 }
 
 // folder is one folder the mount has seen; folders are few, and kept for
@@ -49,10 +53,26 @@ type folder struct {
 	node  uint64 // its node ID while the kernel holds it, else 0
 }
 
+// slabShift sizes the slab's chunks: 2^14 nodes, 512 KiB.
+const slabShift = 14
+
+// An index slot is empty (0), a freed node's (tombstone), or the low 32
+// bits of its name's hash above its node ID: the hash places it when the
+// index grows, and most probes that pass another name's slot tell it from
+// the hash alone, without reading the node.
+const tombstone = uint64(^uint32(0))
+
 type nodeTable struct {
-	mu       sync.Mutex
-	nodes    map[uint64]node
-	names    map[uint64]string // names of plainName nodes
+	mu    sync.Mutex
+	slab  [][]node // node ID id is at place id-1
+	n     int      // places ever used
+	free  []uint32 // freed places
+	index []uint64 // file nodes by hash of (folder, name), linear probing
+	used  int      // index slots holding a node
+	tombs int      // index slots holding a tombstone
+	count int      // nodes held, the root included
+
+	names    map[uint64]string // names of plainName nodes, by node ID
 	dirs     []folder
 	dirIndex map[string]uint32
 	suffixes []string
@@ -61,14 +81,136 @@ type nodeTable struct {
 
 func newNodeTable(rootMTime int64) *nodeTable {
 	t := &nodeTable{
-		nodes:    map[uint64]node{},
 		names:    map[uint64]string{},
 		dirIndex: map[string]uint32{"": 0},
 		suffixOf: map[string]uint16{},
 		dirs:     []folder{{path: "", mtime: rootMTime, node: rootID}},
+		index:    make([]uint64, 1024),
 	}
-	t.nodes[rootID] = node{kind: index.KindDir, lookups: 1, suffix: plainName}
+	id := t.allocLocked()
+	*t.at(id) = node{kind: index.KindDir, lookups: 1, suffix: plainName}
 	return t
+}
+
+// at is the node of ID id, which must have a place.
+func (t *nodeTable) at(id uint64) *node {
+	p := id - 1
+	return &t.slab[p>>slabShift][p&(1<<slabShift-1)]
+}
+
+// getLocked is the node of ID id, if held.
+func (t *nodeTable) getLocked(id uint64) (*node, bool) {
+	if id == 0 || id > uint64(t.n) {
+		return nil, false
+	}
+	n := t.at(id)
+	return n, n.kind != 0
+}
+
+// allocLocked takes a free place and returns its node ID.
+func (t *nodeTable) allocLocked() uint64 {
+	t.count++
+	if k := len(t.free); k > 0 {
+		p := t.free[k-1]
+		t.free = t.free[:k-1]
+		return uint64(p) + 1
+	}
+	if t.n == len(t.slab)<<slabShift {
+		t.slab = append(t.slab, make([]node, 1<<slabShift))
+	}
+	t.n++
+	return uint64(t.n)
+}
+
+func (t *nodeTable) freeLocked(id uint64) {
+	*t.at(id) = node{}
+	t.free = append(t.free, uint32(id-1))
+	t.count--
+}
+
+// hashName is the hash of name in folder dir that places it in the index.
+func hashName(dir uint32, name string) uint32 {
+	h := uint64(14695981039346656037) // FNV-1a, inlined: no allocation per entry
+	for i := range 4 {
+		h = (h ^ uint64(byte(dir>>(8*i)))) * 1099511628211
+	}
+	for i := 0; i < len(name); i++ {
+		h = (h ^ uint64(name[i])) * 1099511628211
+	}
+	return uint32(h ^ h>>32)
+}
+
+// findLocked is the index slot of file name in folder dir: the node's, or
+// the first free slot of its probe (where it would go) with ok false.
+func (t *nodeTable) findLocked(dir uint32, name string) (slot int, ok bool) {
+	h := hashName(dir, name)
+	mask := len(t.index) - 1
+	free := -1
+	for i := int(h) & mask; ; i = (i + 1) & mask {
+		switch v := t.index[i]; {
+		case v == 0:
+			if free < 0 {
+				free = i
+			}
+			return free, false
+		case v == tombstone:
+			if free < 0 {
+				free = i
+			}
+		case uint32(v>>32) == h:
+			if id := uint64(uint32(v)); t.matchesLocked(id, t.at(id), dir, name) {
+				return i, true
+			}
+		}
+	}
+}
+
+// slotID is the node ID in index slot v.
+func slotID(v uint64) uint64 { return uint64(uint32(v)) }
+
+// insertLocked files node id (a file name in folder dir) in the index, at
+// slot (from findLocked), growing the index first when it is half full.
+func (t *nodeTable) insertLocked(slot int, id uint64, dir uint32, name string) {
+	if t.index[slot] == tombstone {
+		t.tombs--
+	}
+	t.index[slot] = uint64(hashName(dir, name))<<32 | id
+	t.used++
+	if (t.used+t.tombs)*2 > len(t.index) {
+		t.rehashLocked()
+	}
+}
+
+// rehashLocked rebuilds the index without tombstones, twice the size when
+// more than a quarter full.
+func (t *nodeTable) rehashLocked() {
+	size := len(t.index)
+	if t.used*4 > size {
+		size *= 2
+	}
+	old := t.index
+	t.index = make([]uint64, size)
+	mask := size - 1
+	for _, v := range old {
+		if v == 0 || v == tombstone {
+			continue
+		}
+		i := int(v>>32) & mask
+		for t.index[i] != 0 {
+			i = (i + 1) & mask
+		}
+		t.index[i] = v
+	}
+	t.tombs = 0
+}
+
+// unindexLocked takes file node id out of the index.
+func (t *nodeTable) unindexLocked(id uint64, n node) {
+	if slot, ok := t.findLocked(n.dir, t.nameLocked(id, n)); ok && slotID(t.index[slot]) == id {
+		t.index[slot] = tombstone
+		t.used--
+		t.tombs++
+	}
 }
 
 // inodeNumber hashes (kind, folder, name): st_ino, stable across lookups,
@@ -86,33 +228,11 @@ func inodeNumber(kind index.Kind, dir, name string) uint64 {
 	return ino
 }
 
-// firstID is where the probe for the node ID of name in folder dir starts.
-func firstID(dir uint32, name string) uint64 {
-	h := uint64(14695981039346656037) // FNV-1a, inlined: no allocation per entry
-	for i := range 4 {
-		h = (h ^ uint64(byte(dir>>(8*i)))) * 1099511628211
-	}
-	for i := 0; i < len(name); i++ {
-		h = (h ^ uint64(name[i])) * 1099511628211
-	}
-	if h <= rootID {
-		h += 2
-	}
-	return h
-}
-
-func nextID(id uint64) uint64 {
-	if id++; id <= rootID {
-		id = rootID + 1
-	}
-	return id
-}
-
 // folderOf is the folder index of node id if it is a folder.
 func (t *nodeTable) folderOf(id uint64) (uint32, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	n, ok := t.nodes[id]
+	n, ok := t.getLocked(id)
 	if !ok || n.kind != index.KindDir {
 		return 0, false
 	}
@@ -137,11 +257,11 @@ type file struct {
 func (t *nodeTable) fileOf(id uint64) (file, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	n, ok := t.nodes[id]
+	n, ok := t.getLocked(id)
 	if !ok || n.kind == index.KindDir {
 		return file{}, false
 	}
-	return file{dir: t.dirs[n.dir].path, name: t.nameLocked(id, n), kind: n.kind}, true
+	return file{dir: t.dirs[n.dir].path, name: t.nameLocked(id, *n), kind: n.kind}, true
 }
 
 // folderInfo is folder d's path and mtime.
@@ -158,8 +278,8 @@ func (t *nodeTable) nameLocked(id uint64, n node) string {
 	return formatUUID(n.id) + t.suffixes[n.suffix]
 }
 
-// matchesLocked reports whether node n (ID id) is name in folder dir.
-func (t *nodeTable) matchesLocked(id uint64, n node, dir uint32, name string) bool {
+// matchesLocked reports whether file node n (ID id) is name in folder dir.
+func (t *nodeTable) matchesLocked(id uint64, n *node, dir uint32, name string) bool {
 	if n.dir != dir || n.kind == index.KindDir {
 		return false
 	}
@@ -175,30 +295,26 @@ func (t *nodeTable) matchesLocked(id uint64, n node, dir uint32, name string) bo
 func (t *nodeTable) addFile(dir uint32, name string, kind index.Kind) uint64 {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	id := firstID(dir, name)
-	for {
-		n, ok := t.nodes[id]
-		if !ok {
-			break
-		}
-		if t.matchesLocked(id, n, dir, name) {
-			n.lookups++
-			n.kind = kind // a name may change kind between commits
-			t.nodes[id] = n
-			return id
-		}
-		id = nextID(id) // another name with the same hash: rare
+	slot, ok := t.findLocked(dir, name)
+	if ok {
+		id := slotID(t.index[slot])
+		n := t.at(id)
+		n.lookups++
+		n.kind = kind // a name may change kind between commits
+		return id
 	}
-	n := node{dir: dir, kind: kind, lookups: 1, suffix: plainName}
+	nd := node{dir: dir, kind: kind, lookups: 1, suffix: plainName}
 	if u, suffix, ok := splitUUIDName(name); ok {
 		if s, ok := t.suffixLocked(suffix); ok {
-			n.id, n.suffix = u, s
+			nd.id, nd.suffix = u, s
 		}
 	}
-	if n.suffix == plainName {
-		t.names[id] = name
+	id := t.allocLocked()
+	*t.at(id) = nd
+	if nd.suffix == plainName {
+		t.names[id] = strings.Clone(name)
 	}
-	t.nodes[id] = n
+	t.insertLocked(slot, id, dir, name)
 	return id
 }
 
@@ -231,19 +347,11 @@ func (t *nodeTable) addFolder(parent uint32, name string, mtime int64) (uint64, 
 	}
 	t.dirs[d].mtime = mtime
 	if id := t.dirs[d].node; id != 0 {
-		n := t.nodes[id]
-		n.lookups++
-		t.nodes[id] = n
+		t.at(id).lookups++
 		return id, d
 	}
-	id := firstID(parent, name)
-	for {
-		if _, taken := t.nodes[id]; !taken {
-			break
-		}
-		id = nextID(id)
-	}
-	t.nodes[id] = node{dir: d, kind: index.KindDir, lookups: 1, suffix: plainName}
+	id := t.allocLocked()
+	*t.at(id) = node{dir: d, kind: index.KindDir, lookups: 1, suffix: plainName}
 	t.dirs[d].node = id
 	return id, d
 }
@@ -253,10 +361,9 @@ func (t *nodeTable) addFolder(parent uint32, name string, mtime int64) (uint64, 
 func (t *nodeTable) addLookup(id uint64) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	n, ok := t.nodes[id]
+	n, ok := t.getLocked(id)
 	if ok {
 		n.lookups++
-		t.nodes[id] = n
 	}
 	return ok
 }
@@ -266,22 +373,23 @@ func (t *nodeTable) addLookup(id uint64) bool {
 func (t *nodeTable) forget(id, nlookup uint64) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	n, ok := t.nodes[id]
+	n, ok := t.getLocked(id)
 	if !ok || id == rootID {
 		return false
 	}
 	if n.lookups > nlookup {
 		n.lookups -= nlookup
-		t.nodes[id] = n
 		return false
-	}
-	delete(t.nodes, id)
-	if n.suffix == plainName {
-		delete(t.names, id)
 	}
 	if n.kind == index.KindDir {
 		t.dirs[n.dir].node = 0
+	} else {
+		t.unindexLocked(id, *n)
 	}
+	if n.suffix == plainName {
+		delete(t.names, id)
+	}
+	t.freeLocked(id)
 	return true
 }
 
@@ -314,22 +422,17 @@ func (t *nodeTable) heldChild(path, name string) uint64 {
 	if c, ok := t.dirIndex[tree.ChildPath(path, name)]; ok && t.dirs[c].node != 0 {
 		return t.dirs[c].node
 	}
-	for id := firstID(d, name); ; id = nextID(id) {
-		n, ok := t.nodes[id]
-		if !ok {
-			return 0
-		}
-		if t.matchesLocked(id, n, d, name) {
-			return id
-		}
+	if slot, ok := t.findLocked(d, name); ok {
+		return slotID(t.index[slot])
 	}
+	return 0
 }
 
-// count is how many nodes the kernel holds.
-func (t *nodeTable) count() int {
+// held is how many nodes the kernel holds, the root included.
+func (t *nodeTable) held() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return len(t.nodes)
+	return t.count
 }
 
 // splitUUIDName splits "<uuid><suffix>" where the UUID is in canonical

@@ -1,6 +1,7 @@
 package mount
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -60,31 +61,57 @@ func TestNodeTableNames(t *testing.T) {
 	}
 }
 
-// TestNodeTableCollision: a name whose node ID is taken by another name
-// gets the next free one, and both resolve.
+// TestNodeTableCollision: names whose probes start at the same index slot
+// all resolve, also once the first of them is forgotten (its slot keeps the
+// probe going), and the index grows and shrinks its tombstones without
+// losing a node.
 func TestNodeTableCollision(t *testing.T) {
 	nt := newNodeTable(0)
 	_, clips := nt.addFolder(0, "clips", 5)
-	a, b := uuid.New().String()+".mp4", uuid.New().String()+".mp4"
-	// b's first ID held by a (as if their hashes collided)
-	first := firstID(clips, b)
-	nt.nodes[first] = node{dir: clips, kind: index.KindBlob, lookups: 1, suffix: plainName}
-	nt.names[first] = a
-	nb := nt.addFile(clips, b, index.KindBlob)
-	if nb == first {
-		t.Fatal("b took a's node ID")
+	mask := uint32(len(nt.index) - 1)
+	first := uuid.New().String() + ".mp4"
+	names := []string{first}
+	for len(names) < 3 {
+		if n := uuid.New().String() + ".mp4"; hashName(clips, n)&mask == hashName(clips, first)&mask {
+			names = append(names, n)
+		}
 	}
-	if f, _ := nt.fileOf(first); f.name != a {
-		t.Fatalf("a's node reads %q", f.name)
+	ids := map[string]uint64{}
+	for _, n := range names {
+		ids[n] = nt.addFile(clips, n, index.KindBlob)
 	}
-	if f, _ := nt.fileOf(nb); f.name != b {
-		t.Fatalf("b's node reads %q", f.name)
+	if !nt.forget(ids[first], 1) {
+		t.Fatal("first not dropped")
 	}
-	if nt.heldChild("clips", b) != nb {
-		t.Fatal("b not found past the collision")
+	for _, n := range names[1:] {
+		if got := nt.heldChild("clips", n); got != ids[n] {
+			t.Fatalf("%s held as %d after the first was forgotten, want %d", n, got, ids[n])
+		}
+		if again := nt.addFile(clips, n, index.KindBlob); again != ids[n] {
+			t.Fatalf("%s looked up again: node %d, want %d", n, again, ids[n])
+		}
 	}
-	if again := nt.addFile(clips, b, index.KindBlob); again != nb {
-		t.Fatalf("b looked up again: node %d, want %d", again, nb)
+	// many more names, half of them forgotten: the index grows and sheds
+	// tombstones
+	more := map[string]uint64{}
+	for i := range 5000 {
+		n := fmt.Sprintf("shard-%06d.tar", i)
+		more[n] = nt.addFile(clips, n, index.KindShard)
+		if i%2 == 0 {
+			nt.forget(more[n], 1)
+			delete(more, n)
+		}
+	}
+	for n, id := range more {
+		if got := nt.heldChild("clips", n); got != id {
+			t.Fatalf("%s held as %d, want %d", n, got, id)
+		}
+		if f, _ := nt.fileOf(id); f.name != n {
+			t.Fatalf("node %d reads %q, want %q", id, f.name, n)
+		}
+	}
+	if got, want := nt.held(), 1+1+2+len(more); got != want {
+		t.Fatalf("%d nodes held, want %d", got, want)
 	}
 }
 
@@ -109,8 +136,8 @@ func TestNodeTableForget(t *testing.T) {
 	if !nt.forget(dirID, 1) || nt.heldFolder("clips") != 0 {
 		t.Fatal("folder still held after its last forget")
 	}
-	if nt.forget(rootID, 1) || nt.count() != 1 {
-		t.Fatalf("root dropped, or nodes left: %d", nt.count())
+	if nt.forget(rootID, 1) || nt.held() != 1 {
+		t.Fatalf("root dropped, or nodes left: %d", nt.held())
 	}
 	// the folder comes back with its path
 	id2, clips2 := nt.addFolder(0, "clips", 6)
@@ -142,13 +169,13 @@ func TestListingCountsLookups(t *testing.T) {
 		}
 		counts[e.NodeId]++
 	}
-	if got, want := fs.nodes.count(), len(counts)+1; got != want {
+	if got, want := fs.nodes.held(), len(counts)+1; got != want {
 		t.Fatalf("%d nodes held, want %d", got, want)
 	}
 	for id, n := range counts {
 		fs.Forget(id, n)
 	}
-	if got := fs.nodes.count(); got != 1 {
+	if got := fs.nodes.held(); got != 1 {
 		t.Fatalf("%d nodes held after every forget, want the root only", got)
 	}
 	var out fuse.AttrOut
